@@ -1,0 +1,20 @@
+"""funcgrad: JIT-compiled functional automatic differentiation.
+
+    import funcgrad as fg
+    import funcgrad.numpy as fnp
+
+    g = fg.grad(loss)(params, x, y)
+    print(fg.make_ir(fg.grad(loss))(params, x, y))
+"""
+from . import numpy  # noqa: F401  (installs NumPy's operators on traced values)
+from . import tree
+from .api import grad, make_ir, stop_gradient, value_and_grad, vjp
+from .core.ir import Program, ShapedArray
+from .errors import (DtypeError, FuncgradError, InputError, LeakedTracerError, ShapeError,
+                     TracerBoolError, TreeError, UnsupportedError)
+
+__version__ = "0.1.0"
+
+__all__ = ["grad", "value_and_grad", "vjp", "make_ir", "stop_gradient", "tree", "numpy",
+           "Program", "ShapedArray", "FuncgradError", "ShapeError", "DtypeError", "InputError",
+           "TracerBoolError", "TreeError", "UnsupportedError", "LeakedTracerError", "__version__"]

@@ -1,0 +1,357 @@
+"""The user-facing transformations: grad, value_and_grad, vjp, make_ir.
+
+Each flattens its arguments (pytrees) into leaves, traces the function once
+per input signature (structure, shapes, dtypes) into a Program, transforms
+the Program, and runs it with a backend. Signatures are cached per function,
+so the Python function runs once per signature, as with ``jax.jit``:
+values captured from globals or closures are read when it is traced.
+"""
+from __future__ import annotations
+
+import functools
+import numbers
+import threading
+import weakref
+
+import numpy as np
+
+from . import tree as tree_util
+from .backends import get_backend
+from .backends.interpreter import eval_program
+from .core import trace as _trace
+from .core.ir import Program, ShapedArray
+from .core.trace import Tracer, trace_flat
+from .errors import InputError
+from .primitives import stop_gradient as _stop_gradient_leaf
+from .transforms.vjp import backward_pass, split_program
+
+__all__ = ["grad", "value_and_grad", "vjp", "make_ir", "stop_gradient"]
+
+
+# ----------------------------------------------------------------------------- arguments
+
+def _as_leaf(x, path, what):
+    if isinstance(x, Tracer):
+        return x
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "biuf":
+            raise InputError(f"{what}: argument leaf {path or '<root>'} is an array of dtype {x.dtype}; "
+                             "funcgrad works with boolean, integer and floating-point arrays")
+        return x
+    if isinstance(x, (np.generic, bool, numbers.Number)) and not isinstance(x, complex):
+        return np.asarray(x)
+    raise InputError(f"{what}: argument leaf {path or '<root>'} is a {type(x).__name__} ({x!r:.60}); "
+                     "leaves must be arrays or numbers (register containers with funcgrad.tree.register, "
+                     "or pass other values through a closure)")
+
+
+def _flatten_args(args, kwargs, what):
+    flat, treedef = tree_util.flatten_with_path((args, kwargs))
+    leaves = [_as_leaf(x, _arg_path(p), what) for p, x in flat]
+    return leaves, treedef, [p for p, _ in flat]
+
+
+def _arg_path(path):
+    """('[0]', '[1]', "['W']") -> "argument 1['W']" for a path into (args, kwargs)."""
+    if not path:
+        return ""
+    if path[0] == "[0]" and len(path) > 1:
+        return f"argument {path[1][1:-1]}" + "".join(path[2:])
+    if path[0] == "[1]" and len(path) > 1:
+        return f"keyword argument {path[1][1:-1]}" + "".join(path[2:])
+    return "".join(path)
+
+
+def _normalize_argnums(argnums, nargs, what):
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    if not nums or not all(isinstance(i, int) for i in nums):
+        raise InputError(f"{what}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+    norm = []
+    for i in nums:
+        if not -nargs <= i < nargs:
+            raise InputError(f"{what}: argnums={argnums!r} but the function was called with "
+                             f"{nargs} positional argument{'s' if nargs != 1 else ''}")
+        norm.append(i % nargs)
+    if len(set(norm)) != len(norm):
+        raise InputError(f"{what}: repeated entries in argnums={argnums!r}")
+    return single, tuple(norm)
+
+
+def _leaf_ranges(args):
+    """(start, stop) of each positional argument's leaves in the flat list."""
+    ranges, start = [], 0
+    for a in args:
+        n = tree_util.structure(a).num_leaves
+        ranges.append((start, start + n))
+        start += n
+    return ranges
+
+
+def _avals(leaves):
+    return tuple(x.aval if isinstance(x, Tracer) else ShapedArray(x.shape, x.dtype) for x in leaves)
+
+
+# ----------------------------------------------------------------------------- caching
+
+class _Cache:
+    """Per-function cache of transformed programs, keyed by signature.
+    Weakly keyed, so that caching never keeps a user's function alive."""
+
+    def __init__(self):
+        self._by_fun = weakref.WeakKeyDictionary()
+        self._lock = threading.RLock()
+
+    def get(self, fun, key, build):
+        try:
+            table = self._by_fun.get(fun)
+        except TypeError:  # not weak-referenceable: no caching
+            return build()
+        if table is not None and key in table:
+            return table[key]
+        with self._lock:
+            table = self._by_fun.setdefault(fun, {})
+            if key not in table:
+                table[key] = build()
+            return table[key]
+
+
+_cache = _Cache()
+
+
+def _trace_user(fun, treedef, avals, what):
+    """Trace ``fun`` on abstract leaves; returns ``(program, out_treedef)``."""
+    out_tree = []
+
+    def flat_fun(*leaves):
+        args, kwargs = tree_util.unflatten(treedef, leaves)
+        out = fun(*args, **kwargs)
+        out_leaves, out_def = tree_util.flatten(out)
+        out_tree.append(out_def)
+        return out_leaves
+
+    program = trace_flat(flat_fun, avals)
+    return program, out_tree[0]
+
+
+def _run(compiled, program: Program, leaves):
+    if _trace._trace_stack or any(isinstance(x, Tracer) for x in leaves):
+        return eval_program(program, leaves)  # inline into the enclosing trace
+    outs = compiled(*leaves)
+    return [_fresh(o, leaves) for o in outs]
+
+
+def _fresh(out, inputs):
+    """Outputs never alias the caller's arrays and are writable."""
+    out = np.asarray(out)
+    if not out.flags.writeable or out.base is not None or any(out is x for x in inputs):
+        return np.array(out, copy=True)
+    return out
+
+
+# ----------------------------------------------------------------------------- grad
+
+class _GradEntry:
+    __slots__ = ("program", "compiled", "out_tree", "n_aux")
+
+
+def _scalar_check(what, aval, out_def, has_aux):
+    if aval.shape != () or aval.dtype.kind != "f":
+        raise InputError(
+            f"{what}: the function must return a floating-point scalar{' (first of (value, aux))' if has_aux else ''}"
+            f" to be differentiated, got {aval}"
+            + (". Reduce it first (e.g. .sum() or .mean())" if aval.shape else
+               ". Cast integer results with .astype(float)"))
+
+
+def value_and_grad(fun, argnums=0, has_aux: bool = False, backend: str | None = None, *,
+                   _what: str = "value_and_grad"):
+    """Return a function computing ``fun``'s value and its gradient with
+    respect to the positional arguments ``argnums``.
+
+    ``fun`` returns a floating-point scalar (or ``(scalar, aux)`` with
+    ``has_aux=True``). The gradient has the structure and dtypes of the
+    differentiated arguments: a tuple of them when ``argnums`` is a tuple.
+    Returns ``(value, grads)`` or ``((value, aux), grads)``.
+    """
+    what = _what
+    compile_fn = get_backend(backend)
+    backend_name = backend
+
+    @functools.wraps(fun)
+    def value_and_grad_f(*args, **kwargs):
+        single, nums = _normalize_argnums(argnums, len(args), what)
+        leaves, treedef, paths = _flatten_args(args, kwargs, what)
+        ranges = _leaf_ranges(args)
+        wrt = tuple(j for i in nums for j in range(*ranges[i]))
+        for j in wrt:
+            if leaves[j].dtype.kind != "f":
+                raise InputError(f"{what}: cannot differentiate with respect to {_arg_path(paths[j])}, "
+                                 f"an array of dtype {leaves[j].dtype} (shape {tuple(leaves[j].shape)}); "
+                                 "only floating-point inputs have gradients. Pass integer inputs "
+                                 "through other argnums, or cast them with .astype(float)")
+        key = ("vg", treedef, _avals(leaves), wrt, has_aux, backend_name)
+        entry = _cache.get(fun, key, lambda: _build_grad(fun, treedef, leaves, wrt, has_aux, compile_fn, what))
+        outs = _run(entry.compiled, entry.program, leaves)
+        n_out = entry.out_tree.num_leaves
+        out = tree_util.unflatten(entry.out_tree, outs[:n_out])
+        flat_grads = outs[n_out:]
+        grads, k = [], 0
+        for i in nums:
+            n = ranges[i][1] - ranges[i][0]
+            grads.append(tree_util.unflatten(tree_util.structure(args[i]), flat_grads[k:k + n]))
+            k += n
+        g = grads[0] if single else tuple(grads)
+        return out, g
+
+    return value_and_grad_f
+
+
+def _build_grad(fun, treedef, leaves, wrt, has_aux, compile_fn, what):
+    program, out_def = _trace_user(fun, treedef, _avals(leaves), what)
+    if has_aux:
+        if out_def.node_type not in (tuple, list) or len(out_def.children) != 2:
+            raise InputError(f"{what}: with has_aux=True the function must return a pair (value, aux), "
+                             f"got a tree {out_def}")
+        value_def = out_def.children[0]
+    else:
+        value_def = out_def
+    if value_def.num_leaves != 1 or value_def.node_type is not None:
+        raise InputError(f"{what}: the function must return a scalar, got a tree {value_def}")
+    value_aval = program.out_avals[0]
+    _scalar_check(what, value_aval, out_def, has_aux)
+
+    seed = np.ones((), value_aval.dtype)
+    n_out = len(program.out_atoms)
+
+    def grad_fun(*xs):
+        outs, grads = backward_pass(program, xs, wrt, [seed] + [None] * (n_out - 1))
+        return outs + grads
+
+    grad_program = trace_flat(grad_fun, program.in_avals)
+    entry = _GradEntry()
+    entry.program = grad_program
+    entry.compiled = compile_fn(grad_program)
+    entry.out_tree = out_def
+    return entry
+
+
+def grad(fun, argnums=0, has_aux: bool = False, backend: str | None = None):
+    """Return a function computing the gradient of ``fun`` (see
+    :func:`value_and_grad`). With ``has_aux=True`` it returns ``(grads, aux)``."""
+    vg = value_and_grad(fun, argnums, has_aux, backend, _what="grad")
+
+    @functools.wraps(fun)
+    def grad_f(*args, **kwargs):
+        out, g = vg(*args, **kwargs)
+        if has_aux:
+            return g, out[1]
+        return g
+
+    return grad_f
+
+
+# ----------------------------------------------------------------------------- vjp
+
+def vjp(fun, *primals, has_aux: bool = False, backend: str | None = None):
+    """``(out, vjp_fn)`` with ``vjp_fn(cotangent) -> tuple of cotangents``, one
+    per primal, in the primals' structures. The forward pass runs now; the
+    backward pass reuses its residuals. With ``has_aux=True``, ``fun`` returns
+    ``(out, aux)`` and this returns ``(out, vjp_fn, aux)``."""
+    what = "vjp"
+    compile_fn = get_backend(backend)
+    leaves, treedef, paths = _flatten_args(primals, {}, what)
+    ranges = _leaf_ranges(primals)
+    wrt = tuple(j for j, x in enumerate(leaves) if x.dtype.kind == "f")
+    key = ("vjp", treedef, _avals(leaves), has_aux, backend)
+
+    def build():
+        program, out_def = _trace_user(fun, treedef, _avals(leaves), what)
+        if has_aux:
+            if out_def.node_type not in (tuple, list) or len(out_def.children) != 2:
+                raise InputError(f"{what}: with has_aux=True the function must return (out, aux)")
+            n_main = out_def.children[0].num_leaves
+        else:
+            n_main = out_def.num_leaves
+        n_in = len(program.in_vars)
+        ct_avals = program.out_avals[:n_main]
+
+        def joint(*xs):
+            prim, cts = xs[:n_in], xs[n_in:]
+            ct_list = [c if a.dtype.kind == "f" else None for c, a in zip(cts, ct_avals)]
+            outs, grads = backward_pass(program, prim, wrt, ct_list + [None] * (len(program.out_atoms) - n_main))
+            return outs + grads
+
+        joint_program = trace_flat(joint, list(program.in_avals) + list(ct_avals))
+        forward, backward, known_out = split_program(joint_program, n_in)
+        n_outs = len(program.out_atoms)
+        if not all(known_out[:n_outs]):  # pragma: no cover - outputs never depend on cotangents
+            raise AssertionError("vjp: forward outputs depend on cotangents")
+        return (compile_fn(forward), forward, compile_fn(backward), backward, out_def, n_main,
+                known_out[n_outs:], ct_avals)
+
+    fwd_c, fwd_p, bwd_c, bwd_p, out_def, n_main, grad_known, ct_avals = _cache.get(fun, key, build)
+    res = _run(fwd_c, fwd_p, leaves)
+    n_outs = out_def.num_leaves
+    n_known_grads = sum(grad_known)
+    outs = res[:n_outs]
+    known_grads = res[n_outs:n_outs + n_known_grads]
+    residuals = res[n_outs + n_known_grads:]
+    out_tree = tree_util.unflatten(out_def, outs)
+    main_def = out_def.children[0] if has_aux else out_def
+
+    def vjp_fn(cotangent):
+        ct_leaves, ct_def = tree_util.flatten(cotangent)
+        if ct_def != main_def:
+            raise InputError(f"vjp_fn: the cotangent's structure {ct_def} differs from the output's {main_def}")
+        cts = []
+        for c, a in zip(ct_leaves, ct_avals):
+            c = c if isinstance(c, Tracer) else np.asarray(c, dtype=a.dtype)
+            if tuple(np.shape(c)) != a.shape:
+                raise InputError(f"vjp_fn: cotangent of shape {tuple(np.shape(c))} for an output {a}")
+            cts.append(c)
+        unknown = iter(_run(bwd_c, bwd_p, list(residuals) + cts))
+        known = iter(known_grads)
+        flat = [next(known) if k else next(unknown) for k in grad_known]
+        flat_iter = iter(flat)
+        full = []
+        for x in leaves:
+            if x.dtype.kind == "f":
+                full.append(next(flat_iter))
+            else:  # integer inputs have no cotangent (JAX uses float0 zeros)
+                full.append(np.zeros(x.shape, dtype=x.dtype))
+        return tuple(tree_util.unflatten(tree_util.structure(p), full[r[0]:r[1]])
+                     for p, r in zip(primals, ranges))
+
+    if has_aux:
+        return out_tree[0], vjp_fn, out_tree[1]
+    return out_tree, vjp_fn
+
+
+# ----------------------------------------------------------------------------- make_ir
+
+def make_ir(fun, static_argnums=()):
+    """Return a function that traces ``fun`` on its arguments and returns the
+    Program (print it to read it), like ``jax.make_jaxpr``."""
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    @functools.wraps(fun)
+    def make_ir_f(*args, **kwargs):
+        statics = {i: args[i] for i in static}
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in statics)
+        leaves, treedef, _ = _flatten_args(dyn_args, kwargs, "make_ir")
+
+        def call(*a, **k):
+            it = iter(a)
+            full = [statics[i] if i in statics else next(it) for i in range(len(args))]
+            return fun(*full, **k)
+
+        program, _ = _trace_user(call, treedef, _avals(leaves), "make_ir")
+        return program
+
+    return make_ir_f
+
+
+def stop_gradient(x):
+    """The identity whose derivative is zero, applied to every leaf of ``x``."""
+    return tree_util.map(_stop_gradient_leaf, x)

@@ -1,0 +1,28 @@
+"""Backends: evaluate or compile a Program.
+
+Each backend exposes ``compile(program) -> callable(*flat_args) -> list``.
+``interpret`` is the NumPy reference every compiled backend is tested against.
+"""
+from __future__ import annotations
+
+from ..errors import InputError
+
+_BACKENDS = {}
+DEFAULT_BACKEND = "interpret"
+
+
+def register_backend(name: str, compile_fn):
+    _BACKENDS[name] = compile_fn
+
+
+def get_backend(name: str | None):
+    name = name or DEFAULT_BACKEND
+    if name not in _BACKENDS and name == "numba":
+        from . import numba_backend  # noqa: F401  (registers itself)
+    try:
+        return _BACKENDS[name]
+    except KeyError:
+        raise InputError(f"unknown backend {name!r}; choose one of {sorted(_BACKENDS) + ['numba']}") from None
+
+
+from . import interpreter  # noqa: E402,F401

@@ -1,0 +1,43 @@
+"""The reference backend: evaluate a Program with each primitive's NumPy
+implementation, one equation at a time.
+
+Inside an active trace (a transformation applied to traced values), the same
+walk binds each primitive instead, which inlines the program into the
+enclosing trace: that is how ``grad`` composes with ``make_ir``, ``jit`` and
+``grad`` itself.
+"""
+from __future__ import annotations
+
+from ..core import trace as _trace
+from ..core.ir import Literal, Program
+from . import register_backend
+
+
+def eval_program(program: Program, args, consts=None) -> list:
+    env = {}
+    for v, c in zip(program.const_vars, program.consts if consts is None else consts):
+        env[v] = c
+    for v, a in zip(program.in_vars, args):
+        env[v] = a
+    staging = bool(_trace._trace_stack)
+    for eqn in program.eqns:
+        invals = [a.value if type(a) is Literal else env[a] for a in eqn.inputs]
+        if staging:
+            outs = eqn.primitive.bind(*invals, **eqn.params)
+        else:
+            outs = eqn.primitive.impl(*invals, **eqn.params)
+        if eqn.primitive.multiple_results:
+            for v, o in zip(eqn.outputs, outs):
+                env[v] = o
+        else:
+            env[eqn.outputs[0]] = outs
+    return [a.value if type(a) is Literal else env[a] for a in program.out_atoms]
+
+
+def compile_program(program: Program):
+    def run(*args):
+        return eval_program(program, args)
+    return run
+
+
+register_backend("interpret", compile_program)

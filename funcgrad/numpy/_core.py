@@ -1,0 +1,970 @@
+"""NumPy's API over funcgrad's primitives.
+
+Every function takes NumPy arrays, Python numbers and traced values alike;
+on concrete inputs outside a trace it computes with NumPy. Dtypes follow
+NumPy 2's rules, where Python scalars are "weak": ``x * 2.0`` keeps
+``x``'s float32.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import numbers
+
+import numpy as np
+
+from .. import primitives as P
+from ..core import trace as _trace
+from ..core.trace import Tracer, aval_of
+from ..errors import DtypeError, ShapeError, UnsupportedError
+
+_py_abs, _py_max, _py_min, _py_sum, _py_round = builtins.abs, builtins.max, builtins.min, builtins.sum, builtins.round
+
+# dtype names, as in numpy
+float32, float64, float16 = np.float32, np.float64, np.float16
+int8, int16, int32, int64 = np.int8, np.int16, np.int32, np.int64
+uint8, uint32, uint64 = np.uint8, np.uint32, np.uint64
+bool_ = np.bool_
+pi, e, inf, nan, newaxis = np.pi, np.e, np.inf, np.nan, None
+ndarray = np.ndarray
+dtype = np.dtype
+finfo, iinfo = np.finfo, np.iinfo
+
+
+def _tracing() -> bool:
+    return bool(_trace._trace_stack)
+
+
+def _is_weak(x) -> bool:
+    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+
+
+def _dtype(x):
+    if isinstance(x, Tracer):
+        return x.dtype
+    return np.asarray(x).dtype
+
+
+def asarray(a, dtype=None):
+    """Like ``np.asarray``; traced values stay traced."""
+    if isinstance(a, Tracer):
+        return P.convert_element_type(a, dtype) if dtype is not None else a
+    if isinstance(a, (list, tuple)) and any(isinstance(x, Tracer) for x in _flat(a)):
+        return stack([asarray(x, dtype) for x in a])
+    out = np.asarray(a, dtype=dtype)
+    if out.dtype == object:
+        raise DtypeError(f"asarray: cannot make an array of {type(a).__name__} values")
+    return out
+
+
+array = asarray
+
+
+def _flat(seq):
+    for x in seq:
+        if isinstance(x, (list, tuple)):
+            yield from _flat(x)
+        else:
+            yield x
+
+
+def result_type(*args):
+    """NumPy 2's promotion with Python scalars weak."""
+    return np.result_type(*[a if _is_weak(a) else _dtype(a) for a in args])
+
+
+def _promote(*args, dtype=None):
+    """Convert ``args`` to one dtype (``dtype`` or the promoted one)."""
+    target = np.dtype(dtype) if dtype is not None else result_type(*args)
+    out = []
+    for a in args:
+        if isinstance(a, Tracer):
+            out.append(P.convert_element_type(a, target))
+        else:
+            out.append(np.asarray(a, dtype=target) if _dtype(a) != target or _is_weak(a) else np.asarray(a))
+    return out
+
+
+def _to_float(x):
+    dt = _dtype(x)
+    if dt.kind == "f":
+        return x if not _is_weak(x) else np.asarray(x, dtype=np.float64)
+    return _promote(x, dtype=np.float64)[0]
+
+
+# ----------------------------------------------------------------------------- elementwise
+
+def _unary_float(prim_fn, name):
+    def f(x):
+        return prim_fn(_to_float(x))
+    f.__name__ = name
+    f.__doc__ = f"Elementwise ``np.{name}``; integer inputs become float64."
+    return f
+
+
+exp = _unary_float(P.exp, "exp")
+log = _unary_float(P.log, "log")
+log1p = _unary_float(P.log1p, "log1p")
+expm1 = _unary_float(P.expm1, "expm1")
+sqrt = _unary_float(P.sqrt, "sqrt")
+sin = _unary_float(P.sin, "sin")
+cos = _unary_float(P.cos, "cos")
+tan = _unary_float(P.tan, "tan")
+arcsin = _unary_float(P.asin, "arcsin")
+arccos = _unary_float(P.acos, "arccos")
+arctan = _unary_float(P.atan, "arctan")
+sinh = _unary_float(P.sinh, "sinh")
+cosh = _unary_float(P.cosh, "cosh")
+tanh = _unary_float(P.tanh, "tanh")
+floor = _unary_float(P.floor, "floor")
+ceil = _unary_float(P.ceil, "ceil")
+rint = _unary_float(P.round_, "rint")
+
+
+def exp2(x):
+    x = _to_float(x)
+    return P.exp(P.mul(x, np.asarray(math.log(2.0), _dtype(x))))
+
+
+def log2(x):
+    x = _to_float(x)
+    return P.div(P.log(x), np.asarray(math.log(2.0), _dtype(x)))
+
+
+def log10(x):
+    x = _to_float(x)
+    return P.div(P.log(x), np.asarray(math.log(10.0), _dtype(x)))
+
+
+def round(a, decimals=0):  # noqa: A001 - numpy's name
+    a = _to_float(a) if _dtype(a).kind == "f" or _is_weak(a) else a
+    if _dtype(a).kind != "f":
+        return a
+    if decimals == 0:
+        return P.round_(a)
+    scale = np.asarray(10.0 ** decimals, _dtype(a))
+    return P.div(P.round_(P.mul(a, scale)), scale)
+
+
+around = round
+
+
+def negative(x):
+    (x,) = _promote(x)
+    return P.neg(x)
+
+
+def positive(x):
+    return asarray(x)
+
+
+def absolute(x):
+    (x,) = _promote(x)
+    return P.abs_(x)
+
+
+abs = absolute  # noqa: A001
+fabs = absolute
+
+
+def sign(x):
+    (x,) = _promote(x)
+    return P.sign(x)
+
+
+def square(x):
+    (x,) = _promote(x)
+    return P.integer_pow(x, 2)
+
+
+def reciprocal(x):
+    x = _to_float(x)
+    return P.div(np.asarray(1, _dtype(x)), x)
+
+
+def _binary(prim_fn, name, float_only=False):
+    def f(x1, x2):
+        x1, x2 = _promote(x1, x2)
+        if float_only and _dtype(x1).kind != "f":
+            x1, x2 = _promote(x1, x2, dtype=np.float64)
+        return prim_fn(x1, x2)
+    f.__name__ = name
+    f.__doc__ = f"Elementwise ``np.{name}`` with broadcasting."
+    return f
+
+
+add = _binary(P.add, "add")
+subtract = _binary(P.sub, "subtract")
+multiply = _binary(P.mul, "multiply")
+divide = _binary(P.div, "divide", float_only=True)
+true_divide = divide
+maximum = _binary(P.max_, "maximum")
+minimum = _binary(P.min_, "minimum")
+fmax, fmin = maximum, minimum
+arctan2 = _binary(P.atan2, "arctan2", float_only=True)
+remainder = _binary(P.rem, "remainder")
+mod = remainder
+floor_divide = _binary(P.floordiv, "floor_divide")
+less = _binary(P.lt, "less")
+less_equal = _binary(P.le, "less_equal")
+greater = _binary(P.gt, "greater")
+greater_equal = _binary(P.ge, "greater_equal")
+equal = _binary(P.eq, "equal")
+not_equal = _binary(P.ne, "not_equal")
+
+
+def _logical(prim_fn, name):
+    def f(x1, x2):
+        return prim_fn(_promote(x1, dtype=bool)[0] if _dtype(x1) != bool else asarray(x1),
+                       _promote(x2, dtype=bool)[0] if _dtype(x2) != bool else asarray(x2))
+    f.__name__ = name
+    return f
+
+
+def _to_bool(x):
+    if _dtype(x) == bool:
+        return asarray(x)
+    return not_equal(x, 0)
+
+
+logical_and = _logical(lambda a, b: P.logical_and(_to_bool(a), _to_bool(b)), "logical_and")
+logical_or = _logical(lambda a, b: P.logical_or(_to_bool(a), _to_bool(b)), "logical_or")
+logical_xor = _logical(lambda a, b: P.logical_xor(_to_bool(a), _to_bool(b)), "logical_xor")
+
+
+def logical_not(x):
+    return P.logical_not(_to_bool(x))
+
+
+bitwise_and = _binary(P.logical_and, "bitwise_and")
+bitwise_or = _binary(P.logical_or, "bitwise_or")
+bitwise_xor = _binary(P.logical_xor, "bitwise_xor")
+
+
+def invert(x):
+    return P.logical_not(asarray(x))
+
+
+def isfinite(x):
+    x = asarray(x)
+    if _dtype(x).kind != "f":
+        return full(shape(x), True)
+    return P.isfinite(x)
+
+
+def isnan(x):
+    x = asarray(x)
+    return not_equal(x, x)
+
+
+def isinf(x):
+    x = asarray(x)
+    return logical_and(logical_not(isfinite(x)), logical_not(isnan(x)))
+
+
+def power(x1, x2):
+    """``x1 ** x2``. A static integer exponent (``x ** 2``) is exact and
+    differentiable at negative ``x1``."""
+    if _is_weak(x2) and not isinstance(x2, bool) and float(x2) == int(x2) and _py_abs(x2) <= 64:
+        (x1,) = _promote(x1) if not _is_weak(x1) else _promote(x1, x2)
+        n = int(x2)
+        if n < 0 and _dtype(x1).kind != "f":
+            x1 = _to_float(x1)
+        if isinstance(x2, float) and _dtype(x1).kind != "f":
+            x1 = _to_float(x1)
+        return P.integer_pow(x1, n)
+    x1, x2 = _promote(x1, x2)
+    if _dtype(x1).kind != "f":
+        if isinstance(x2, np.ndarray) and not isinstance(x1, Tracer):
+            return np.power(x1, x2)
+        raise DtypeError(f"power: integer base and traced exponent are not supported "
+                         f"({aval_of(x1)} ** {aval_of(x2)}); cast to float first")
+    return P.pow_(x1, x2)
+
+
+def float_power(x1, x2):
+    return power(_promote(x1, dtype=np.float64)[0], _promote(x2, dtype=np.float64)[0])
+
+
+def where(condition, x=None, y=None):
+    """``np.where(condition, x, y)``; the one-argument form is not supported
+    (its shape depends on values)."""
+    if x is None or y is None:
+        raise UnsupportedError("where: the one-argument form np.where(condition) has a value-dependent "
+                               "shape; use where(condition, x, y)")
+    x, y = _promote(x, y)
+    return P.select(_to_bool(condition), x, y)
+
+
+def clip(a, a_min=None, a_max=None):
+    if a_min is None and a_max is None:
+        raise ShapeError("clip: one of a_min and a_max must be given")
+    out = a
+    if a_min is not None:
+        out = maximum(out, a_min)
+    if a_max is not None:
+        out = minimum(out, a_max)
+    return out
+
+
+def stop_gradient(x):
+    return P.stop_gradient(asarray(x))
+
+
+# ----------------------------------------------------------------------------- shapes
+
+def shape(a):
+    return aval_of(a).shape if isinstance(a, Tracer) else np.shape(a)
+
+
+def ndim(a):
+    return len(shape(a))
+
+
+def size(a, axis=None):
+    s = shape(a)
+    return int(np.prod(s)) if axis is None else s[axis]
+
+
+def _axes(axis, nd):
+    if axis is None:
+        return tuple(range(nd))
+    if isinstance(axis, (int, np.integer)):
+        axis = (int(axis),)
+    from ..primitives._common import normalize_axes
+    return normalize_axes("axis", axis, nd)
+
+
+def reshape(a, newshape=None, order="C", *, shape=None):
+    if order != "C":
+        raise UnsupportedError(f"reshape: order={order!r}; only C order is supported")
+    newshape = shape if newshape is None else newshape
+    a = asarray(a)
+    if isinstance(newshape, (int, np.integer)):
+        newshape = (int(newshape),)
+    newshape = tuple(int(d) for d in newshape)
+    size_ = aval_of(a).size
+    if newshape.count(-1) > 1:
+        raise ShapeError(f"reshape: can only specify one unknown dimension, got {newshape}")
+    if -1 in newshape:
+        known = int(np.prod([d for d in newshape if d != -1]))
+        if known == 0 or size_ % known:
+            raise ShapeError(f"reshape: cannot reshape {aval_of(a)} into shape {newshape}")
+        newshape = tuple(size_ // known if d == -1 else d for d in newshape)
+    return P.reshape(a, newshape)
+
+
+def ravel(a, order="C"):
+    return reshape(a, (-1,), order)
+
+
+def transpose(a, axes=None):
+    a = asarray(a)
+    nd = ndim(a)
+    axes = tuple(reversed(range(nd))) if axes is None else _axes(axes, nd)
+    if len(axes) != nd:
+        raise ShapeError(f"transpose: axes {axes} don't match an array of {nd} dimensions")
+    return P.transpose(a, axes)
+
+
+def swapaxes(a, axis1, axis2):
+    nd = ndim(a)
+    a1, a2 = _axes(axis1, nd)[0], _axes(axis2, nd)[0]
+    perm = list(range(nd))
+    perm[a1], perm[a2] = perm[a2], perm[a1]
+    return transpose(a, perm)
+
+
+def moveaxis(a, source, destination):
+    nd = ndim(a)
+    src = _axes(source, nd)
+    dst = _axes(destination, nd)
+    order = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(a, order)
+
+
+def expand_dims(a, axis):
+    a = asarray(a)
+    s = list(shape(a))
+    nd = len(s) + (1 if isinstance(axis, (int, np.integer)) else len(axis))
+    for ax in sorted(_axes(axis, nd)):
+        s.insert(ax, 1)
+    return P.reshape(a, tuple(s))
+
+
+def squeeze(a, axis=None):
+    a = asarray(a)
+    s = shape(a)
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(s) if d == 1)
+    else:
+        axes = _axes(axis, len(s))
+        for ax in axes:
+            if s[ax] != 1:
+                raise ShapeError(f"squeeze: cannot select an axis to squeeze out which has size not "
+                                 f"equal to one (axis {ax} of {aval_of(a)})")
+    return P.reshape(a, tuple(d for i, d in enumerate(s) if i not in axes))
+
+
+def broadcast_to(array, shape):
+    array = asarray(array)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    return P.broadcast_to(array, shape)
+
+
+def broadcast_shapes(*shapes):
+    return np.broadcast_shapes(*shapes)
+
+
+def broadcast_arrays(*args):
+    s = np.broadcast_shapes(*[shape(a) for a in args])
+    return [broadcast_to(a, s) for a in args]
+
+
+def atleast_1d(a):
+    a = asarray(a)
+    return reshape(a, (1,)) if ndim(a) == 0 else a
+
+
+def atleast_2d(a):
+    a = asarray(a)
+    return reshape(a, (1,) * (2 - ndim(a)) + shape(a)) if ndim(a) < 2 else a
+
+
+def concatenate(arrays, axis=0):
+    arrays = list(arrays)
+    if not arrays:
+        raise ShapeError("concatenate: need at least one array to concatenate")
+    if axis is None:
+        arrays, axis = [ravel(a) for a in arrays], 0
+    arrays = _promote(*arrays)
+    return P.concatenate(arrays, axis)
+
+
+def stack(arrays, axis=0):
+    arrays = [asarray(a) for a in arrays]
+    if not arrays:
+        raise ShapeError("stack: need at least one array to stack")
+    shapes = {shape(a) for a in arrays}
+    if len(shapes) != 1:
+        raise ShapeError(f"stack: all input arrays must have the same shape, got {[aval_of(a) for a in arrays]}")
+    nd = ndim(arrays[0]) + 1
+    (ax,) = _axes(axis, nd)
+    return concatenate([expand_dims(a, ax) for a in arrays], axis=ax)
+
+
+def hstack(arrays):
+    arrays = [atleast_1d(a) for a in arrays]
+    return concatenate(arrays, axis=0 if ndim(arrays[0]) == 1 else 1)
+
+
+def vstack(arrays):
+    return concatenate([atleast_2d(a) for a in arrays], axis=0)
+
+
+def split(ary, indices_or_sections, axis=0):
+    ary = asarray(ary)
+    s = shape(ary)
+    (axis,) = _axes(axis, len(s))
+    n = s[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k = int(indices_or_sections)
+        if k <= 0 or n % k:
+            raise ShapeError(f"split: array split does not result in an equal division "
+                             f"({n} along axis {axis} into {k})")
+        bounds = [i * (n // k) for i in range(k + 1)]
+    else:
+        bounds = [0] + [_py_min(_py_max(int(i), 0), n) for i in indices_or_sections] + [n]
+    out = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        starts = [0] * len(s)
+        limits = list(s)
+        starts[axis], limits[axis] = lo, _py_max(lo, hi)
+        out.append(P.slice_(ary, starts, limits))
+    return out
+
+
+def array_split(ary, indices_or_sections, axis=0):
+    if isinstance(indices_or_sections, (int, np.integer)):
+        n = shape(ary)[axis]
+        k = int(indices_or_sections)
+        sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
+        indices_or_sections = list(np.cumsum(sizes)[:-1])
+    return split(ary, indices_or_sections, axis)
+
+
+def flip(m, axis=None):
+    m = asarray(m)
+    return P.rev(m, _axes(axis, ndim(m)))
+
+
+def fliplr(m):
+    return flip(m, 1)
+
+
+def flipud(m):
+    return flip(m, 0)
+
+
+def tile(a, reps):
+    a = asarray(a)
+    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    nd = _py_max(ndim(a), len(reps))
+    s = (1,) * (nd - ndim(a)) + shape(a)
+    reps = (1,) * (nd - len(reps)) + reps
+    a = reshape(a, s)
+    inter = tuple(x for d, r in zip(s, reps) for x in (1, d))
+    a = reshape(a, inter)
+    a = broadcast_to(a, tuple(x for d, r in zip(s, reps) for x in (r, d)))
+    return reshape(a, tuple(d * r for d, r in zip(s, reps)))
+
+
+def repeat(a, repeats, axis=None):
+    if not isinstance(repeats, (int, np.integer)):
+        raise UnsupportedError("repeat: only an integer number of repeats is supported")
+    a = asarray(a)
+    if axis is None:
+        a, axis = ravel(a), 0
+    s = shape(a)
+    (axis,) = _axes(axis, len(s))
+    b = expand_dims(a, axis + 1)
+    b = broadcast_to(b, s[:axis + 1] + (int(repeats),) + s[axis + 1:])
+    return reshape(b, s[:axis] + (s[axis] * int(repeats),) + s[axis + 1:])
+
+
+# ----------------------------------------------------------------------------- reductions
+
+def _sum_dtype(dt):
+    dt = np.dtype(dt)
+    if dt == bool or (dt.kind == "i" and dt.itemsize < 8):
+        return np.dtype(np.int64)
+    if dt.kind == "u" and dt.itemsize < 8:
+        return np.dtype(np.uint64)
+    return dt
+
+
+def _check_out(out, name):
+    if out is not None:
+        raise UnsupportedError(f"{name}: the out= argument is not supported (arrays are immutable)")
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):  # noqa: A001
+    _check_out(out, "sum")
+    if where is not None:
+        a = globals()["where"](where, a, 0)
+    a = asarray(a)
+    a = _promote(a, dtype=dtype if dtype is not None else _sum_dtype(_dtype(a)))[0]
+    r = P.reduce_sum(a, _axes(axis, ndim(a)), keepdims)
+    return r if initial is None else add(r, initial)
+
+
+def prod(a, axis=None, dtype=None, out=None, keepdims=False):
+    _check_out(out, "prod")
+    a = asarray(a)
+    a = _promote(a, dtype=dtype if dtype is not None else _sum_dtype(_dtype(a)))[0]
+    return P.reduce_prod(a, _axes(axis, ndim(a)), keepdims)
+
+
+def _count(a, axes):
+    s = shape(a)
+    return int(np.prod([s[i] for i in axes]))
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=False):
+    _check_out(out, "mean")
+    a = asarray(a)
+    if dtype is None:
+        dtype = _dtype(a) if _dtype(a).kind == "f" else np.float64
+    a = _promote(a, dtype=dtype)[0]
+    axes = _axes(axis, ndim(a))
+    n = _count(a, axes)
+    return P.div(P.reduce_sum(a, axes, keepdims), np.asarray(n, dtype=dtype))
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    _check_out(out, "var")
+    a = asarray(a)
+    if dtype is None:
+        dtype = _dtype(a) if _dtype(a).kind == "f" else np.float64
+    a = _promote(a, dtype=dtype)[0]
+    axes = _axes(axis, ndim(a))
+    centered = subtract(a, mean(a, axis=axes, keepdims=True))
+    n = _count(a, axes) - ddof
+    ss = P.reduce_sum(P.integer_pow(centered, 2), axes, keepdims)
+    return P.div(ss, np.asarray(n, dtype=dtype))
+
+
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    return sqrt(var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims))
+
+
+def max(a, axis=None, out=None, keepdims=False):  # noqa: A001
+    _check_out(out, "max")
+    a = asarray(a)
+    if _dtype(a) == bool:
+        return any(a, axis=axis, keepdims=keepdims)
+    return P.reduce_max(a, _axes(axis, ndim(a)), keepdims)
+
+
+def min(a, axis=None, out=None, keepdims=False):  # noqa: A001
+    _check_out(out, "min")
+    a = asarray(a)
+    if _dtype(a) == bool:
+        return all(a, axis=axis, keepdims=keepdims)
+    return P.reduce_min(a, _axes(axis, ndim(a)), keepdims)
+
+
+amax, amin = max, min
+
+
+def any(a, axis=None, out=None, keepdims=False):  # noqa: A001
+    _check_out(out, "any")
+    b = _promote(_to_bool(a), dtype=np.int8)[0]
+    return _to_bool(P.reduce_max(b, _axes(axis, ndim(b)), keepdims))
+
+
+def all(a, axis=None, out=None, keepdims=False):  # noqa: A001
+    _check_out(out, "all")
+    b = _promote(_to_bool(a), dtype=np.int8)[0]
+    return _to_bool(P.reduce_min(b, _axes(axis, ndim(b)), keepdims))
+
+
+def _arg(prim_fn, name):
+    def f(a, axis=None, out=None, keepdims=False):
+        _check_out(out, name)
+        a = asarray(a)
+        if axis is None:
+            a, axis = ravel(a), 0
+            r = prim_fn(a, 0, False)
+            return reshape(r, (1,) * ndim(a)) if keepdims else r
+        return prim_fn(a, axis, keepdims)
+    f.__name__ = name
+    return f
+
+
+argmax = _arg(P.argmax, "argmax")
+argmin = _arg(P.argmin, "argmin")
+
+
+def logsumexp(a, axis=None, keepdims=False, b=None):
+    """``log(sum(exp(a), axis))``, computed stably (as ``scipy.special.logsumexp``)."""
+    a = _to_float(asarray(a))
+    axes = _axes(axis, ndim(a))
+    if b is not None:
+        raise UnsupportedError("logsumexp: the b= weights are not supported")
+    m = stop_gradient(max(a, axis=axes, keepdims=True))
+    m = where(isfinite(m), m, 0)
+    s = P.reduce_sum(exp(subtract(a, m)), axes, True)
+    out = add(log(s), m)
+    return out if keepdims else squeeze(out, axes) if axes else out
+
+
+def cumsum(a, axis=None, dtype=None):
+    """Cumulative sum, as a matmul with a triangular matrix of ones (exact for
+    the moderate sizes it is meant for)."""
+    a = asarray(a)
+    if axis is None:
+        a, axis = ravel(a), 0
+    a = _promote(a, dtype=dtype if dtype is not None else _sum_dtype(_dtype(a)))[0]
+    nd = ndim(a)
+    (axis,) = _axes(axis, nd)
+    n = shape(a)[axis]
+    tri = np.triu(np.ones((n, n), dtype=_dtype(a)))
+    moved = moveaxis(a, axis, -1)
+    return moveaxis(matmul(moved, tri), -1, axis)
+
+
+# ----------------------------------------------------------------------------- linear algebra
+
+def matmul(x1, x2):
+    x1, x2 = _promote(x1, x2)
+    s1, s2 = shape(x1), shape(x2)
+    if len(s1) == 0 or len(s2) == 0:
+        raise ShapeError(f"matmul: input operand does not have enough dimensions "
+                         f"({aval_of(x1)} @ {aval_of(x2)}); use * for scalars")
+    a = reshape(x1, (1,) + s1) if len(s1) == 1 else x1
+    b = reshape(x2, s2 + (1,)) if len(s2) == 1 else x2
+    sa, sb = shape(a), shape(b)
+    if sa[-1] != sb[-2]:
+        raise ShapeError(f"matmul: contracting dimensions differ: {aval_of(x1)} @ {aval_of(x2)} "
+                         f"({sa[-1]} != {sb[-2]})")
+    try:
+        batch = tuple(np.broadcast_shapes(sa[:-2], sb[:-2]))
+    except ValueError:
+        raise ShapeError(f"matmul: batch dimensions do not broadcast: {aval_of(x1)} @ {aval_of(x2)}") from None
+    a = broadcast_to(a, batch + sa[-2:])
+    b = broadcast_to(b, batch + sb[-2:])
+    a, ta = _fold_transpose(a)
+    b, tb = _fold_transpose(b)
+    out = P.matmul(a, b, ta, tb)
+    if len(s1) == 1:
+        out = squeeze(out, -2)
+    if len(s2) == 1:
+        out = squeeze(out, -1)
+    return out
+
+
+def _fold_transpose(x):
+    """If ``x`` was just made by swapping its last two axes, use the original
+    with matmul's transpose flag (no copy in any backend)."""
+    if isinstance(x, Tracer):
+        eqn = x._trace.producer(x._var)
+        if eqn is not None and eqn.primitive.name == "transpose":
+            perm = eqn.params["permutation"]
+            n = len(perm)
+            if n >= 2 and perm == tuple(range(n - 2)) + (n - 1, n - 2):
+                src = eqn.inputs[0]
+                from ..core.ir import Var
+                if type(src) is Var:
+                    return Tracer(x._trace, src), True
+    return x, False
+
+
+def dot(a, b):
+    if ndim(a) == 0 or ndim(b) == 0:
+        return multiply(a, b)
+    if ndim(b) <= 2:
+        return matmul(a, b)
+    return tensordot(a, b, axes=([ndim(a) - 1], [ndim(b) - 2]))
+
+
+def vdot(a, b):
+    return sum(multiply(ravel(a), ravel(b)))
+
+
+def inner(a, b):
+    if ndim(a) == 0 or ndim(b) == 0:
+        return multiply(a, b)
+    return tensordot(a, b, axes=([ndim(a) - 1], [ndim(b) - 1]))
+
+
+def outer(a, b):
+    return multiply(reshape(ravel(a), (-1, 1)), reshape(ravel(b), (1, -1)))
+
+
+def tensordot(a, b, axes=2):
+    a, b = _promote(a, b)
+    na, nb = ndim(a), ndim(b)
+    if isinstance(axes, (int, np.integer)):
+        ax_a = list(range(na - int(axes), na))
+        ax_b = list(range(int(axes)))
+    else:
+        ax_a, ax_b = axes
+        ax_a = [ax_a] if isinstance(ax_a, (int, np.integer)) else list(ax_a)
+        ax_b = [ax_b] if isinstance(ax_b, (int, np.integer)) else list(ax_b)
+    ax_a = list(_axes(ax_a, na)) if ax_a else []
+    ax_b = list(_axes(ax_b, nb)) if ax_b else []
+    sa, sb = shape(a), shape(b)
+    if len(ax_a) != len(ax_b) or any(sa[i] != sb[j] for i, j in zip(ax_a, ax_b)):
+        raise ShapeError(f"tensordot: shape-mismatch for sum: {aval_of(a)} axes {ax_a}, {aval_of(b)} axes {ax_b}")
+    free_a = [i for i in range(na) if i not in ax_a]
+    free_b = [j for j in range(nb) if j not in ax_b]
+    k = int(np.prod([sa[i] for i in ax_a]))
+    at = reshape(transpose(a, free_a + ax_a), (int(np.prod([sa[i] for i in free_a])), k))
+    bt = reshape(transpose(b, ax_b + free_b), (k, int(np.prod([sb[j] for j in free_b]))))
+    out = matmul(at, bt)
+    return reshape(out, tuple(sa[i] for i in free_a) + tuple(sb[j] for j in free_b))
+
+
+def einsum(subscripts, *operands):
+    """``np.einsum`` for explicit or implicit subscripts without ellipses:
+    contractions, batch dimensions, transposes, traces are not supported."""
+    from ._einsum import einsum as _einsum
+    return _einsum(subscripts, *operands)
+
+
+# ----------------------------------------------------------------------------- creation
+
+def _creation_dtype(dtype, default=np.float64):
+    return np.dtype(default if dtype is None else dtype)
+
+
+def full(shape, fill_value, dtype=None):
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+    if dtype is None:
+        dtype = result_type(fill_value)
+    fill = _promote(fill_value, dtype=dtype)[0]
+    if not _tracing() and not isinstance(fill, Tracer):
+        return np.full(shape, fill, dtype=dtype)
+    return P.broadcast_to(fill, shape)
+
+
+def zeros(shape, dtype=None):
+    return full(shape, 0, _creation_dtype(dtype))
+
+
+def ones(shape, dtype=None):
+    return full(shape, 1, _creation_dtype(dtype))
+
+
+def empty(shape, dtype=None):
+    return zeros(shape, dtype)
+
+
+def zeros_like(a, dtype=None, shape=None):
+    return full(_shape_or(a, shape), 0, dtype if dtype is not None else _dtype(a))
+
+
+def ones_like(a, dtype=None, shape=None):
+    return full(_shape_or(a, shape), 1, dtype if dtype is not None else _dtype(a))
+
+
+def full_like(a, fill_value, dtype=None, shape=None):
+    return full(_shape_or(a, shape), fill_value, dtype if dtype is not None else _dtype(a))
+
+
+def empty_like(a, dtype=None, shape=None):
+    return zeros_like(a, dtype, shape)
+
+
+def _shape_or(a, s):
+    return globals()["shape"](a) if s is None else s
+
+
+def arange(start, stop=None, step=None, dtype=None):
+    for v in (start, stop, step):
+        if isinstance(v, Tracer):
+            raise UnsupportedError("arange: bounds must be static numbers, not traced values "
+                                   "(the result's shape would depend on them)")
+    ref = np.arange(start, stop, step, dtype=dtype) if step is not None else (
+        np.arange(start, stop, dtype=dtype) if stop is not None else np.arange(start, dtype=dtype))
+    if not _tracing():
+        return ref
+    n = ref.shape[0]
+    if n == 0:
+        return ref
+    lo = start if stop is not None else 0
+    st = 1 if step is None else step
+    base = P.iota((n,), 0, ref.dtype)
+    if st != 1:
+        base = P.mul(base, np.asarray(st, ref.dtype))
+    if lo != 0:
+        base = P.add(base, np.asarray(lo, ref.dtype))
+    return base
+
+
+def linspace(start, stop, num=50, endpoint=True, dtype=None):
+    dtype = np.dtype(np.float64 if dtype is None else dtype)
+    if not _tracing() and not isinstance(start, Tracer) and not isinstance(stop, Tracer):
+        return np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
+    div_ = (num - 1) if endpoint else num
+    idx = P.iota((num,), 0, dtype)
+    start, stop = _promote(start, stop, dtype=dtype)
+    stepv = P.div(P.sub(stop, start), np.asarray(_py_max(div_, 1), dtype))
+    return P.add(start, P.mul(idx, stepv))
+
+
+def eye(N, M=None, k=0, dtype=None):
+    dtype = _creation_dtype(dtype)
+    M = N if M is None else M
+    if not _tracing():
+        return np.eye(N, M, k, dtype=dtype)
+    rows = P.iota((N, M), 0, np.int64)
+    cols = P.iota((N, M), 1, np.int64)
+    return P.convert_element_type(P.eq(P.add(rows, np.asarray(k, np.int64)), cols), dtype)
+
+
+identity = eye
+
+
+def tri(N, M=None, k=0, dtype=None):
+    dtype = _creation_dtype(dtype)
+    M = N if M is None else M
+    if not _tracing():
+        return np.tri(N, M, k, dtype=dtype)
+    rows = P.iota((N, M), 0, np.int64)
+    cols = P.iota((N, M), 1, np.int64)
+    return P.convert_element_type(P.le(cols, P.add(rows, np.asarray(k, np.int64))), dtype)
+
+
+def one_hot(indices, num_classes, dtype=None, axis=-1):
+    """``one_hot(y, n)[..., c] = (y[...] == c)``, as in ``jax.nn.one_hot``."""
+    dtype = _creation_dtype(dtype)
+    indices = asarray(indices)
+    nd = ndim(indices) + 1
+    (axis,) = _axes(axis, nd)
+    classes_shape = [1] * nd
+    classes_shape[axis] = num_classes
+    classes = reshape(arange(num_classes), tuple(classes_shape))
+    return astype(equal(expand_dims(indices, axis), classes), dtype)
+
+
+def astype(x, dtype, copy=True):
+    x = asarray(x)
+    dtype = np.dtype(dtype)
+    if isinstance(x, Tracer):
+        return P.convert_element_type(x, dtype)
+    return x.astype(dtype)
+
+
+def copy(a):
+    return asarray(a) if isinstance(a, Tracer) else np.array(a, copy=True)
+
+
+# ----------------------------------------------------------------------------- gather
+
+def _wrap_indices(indices, n, name):
+    """NumPy's negative indices, checked when known, clamped when traced."""
+    if isinstance(indices, Tracer):
+        if _dtype(indices).kind not in "iu":
+            raise DtypeError(f"{name}: indices must be integers, got {aval_of(indices)}")
+        return where(less(indices, 0), add(indices, n), indices)
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        if idx.size == 0:
+            idx = idx.astype(np.int64)
+        else:
+            raise DtypeError(f"{name}: indices must be integers, got dtype {idx.dtype}")
+    if idx.size and (idx.max() >= n or idx.min() < -n):
+        bad = idx[(idx >= n) | (idx < -n)].flat[0]
+        raise ShapeError(f"{name}: index {bad} is out of bounds for an axis of size {n}")
+    return np.where(idx < 0, idx + n, idx).astype(np.int64)
+
+
+def take(a, indices, axis=None, mode=None):
+    a = asarray(a)
+    if axis is None:
+        a, axis = ravel(a), 0
+    (axis,) = _axes(axis, ndim(a))
+    idx = _wrap_indices(indices, shape(a)[axis], "take")
+    return P.take(a, idx, axis)
+
+
+def take_along_axis(arr, indices, axis):
+    """``np.take_along_axis``: gathers with ``indices`` broadcast against
+    ``arr`` on every axis but ``axis``, via flat indices into ``arr``."""
+    arr = asarray(arr)
+    if axis is None:
+        return take(ravel(arr), ravel(indices))
+    nd = ndim(arr)
+    if ndim(indices) != nd:
+        raise ShapeError(f"take_along_axis: indices {aval_of(asarray(indices))} and arr {aval_of(arr)} "
+                         "must have the same number of dimensions")
+    (axis,) = _axes(axis, nd)
+    s = shape(arr)
+    idx = _wrap_indices(indices, s[axis], "take_along_axis")
+    ishape = shape(idx)
+    out_shape = tuple(np.broadcast_shapes(
+        tuple(d for i, d in enumerate(s) if i != axis),
+        tuple(d for i, d in enumerate(ishape) if i != axis)))
+    out_shape = out_shape[:axis] + (ishape[axis],) + out_shape[axis:]
+    strides = np.cumprod((s[1:] + (1,))[::-1])[::-1]
+    flat = None
+    for d in range(nd):
+        if d == axis:
+            term = idx
+        else:
+            view = [1] * nd
+            view[d] = out_shape[d]
+            term = reshape(arange(out_shape[d]), view)
+        term = multiply(term, int(strides[d])) if strides[d] != 1 else term
+        flat = term if flat is None else add(flat, term)
+    flat = broadcast_to(flat, out_shape)
+    return P.take(ravel(arr), flat, 0)
+
+
+__all__ = [n for n in list(globals()) if not n.startswith("_") and n not in {
+    "annotations", "builtins", "math", "numbers", "np", "P", "Tracer", "aval_of",
+    "DtypeError", "ShapeError", "UnsupportedError"}]

@@ -1,0 +1,2 @@
+"""Transformations: Program -> Program."""
+from .vjp import backward_pass, split_program
