@@ -137,16 +137,7 @@ def _trace_user(fun, treedef, avals, what):
 def _run(compiled, program: Program, leaves):
     if _trace._trace_stack or any(isinstance(x, Tracer) for x in leaves):
         return eval_program(program, leaves)  # inline into the enclosing trace
-    outs = compiled(*leaves)
-    return [_fresh(o, leaves) for o in outs]
-
-
-def _fresh(out, inputs):
-    """Outputs never alias the caller's arrays and are writable."""
-    out = np.asarray(out)
-    if not out.flags.writeable or out.base is not None or any(out is x for x in inputs):
-        return np.array(out, copy=True)
-    return out
+    return compiled(*leaves)
 
 
 # ----------------------------------------------------------------------------- grad

@@ -8,6 +8,8 @@ enclosing trace: that is how ``grad`` composes with ``make_ir``, ``jit`` and
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..core import trace as _trace
 from ..core.ir import Literal, Program
 from . import register_backend
@@ -36,8 +38,17 @@ def eval_program(program: Program, args, consts=None) -> list:
 
 def compile_program(program: Program):
     def run(*args):
-        return eval_program(program, args)
+        return [_fresh(o, args) for o in eval_program(program, args)]
     return run
+
+
+def _fresh(out, inputs):
+    """Outputs are writable and never alias the caller's arrays (NumPy's
+    reshapes and broadcasts return views)."""
+    out = np.asarray(out)
+    if not out.flags.writeable or out.base is not None or any(out is x for x in inputs):
+        return np.array(out, copy=True)
+    return out
 
 
 register_backend("interpret", compile_program)

@@ -1,0 +1,540 @@
+"""Program -> the Python source of ONE Numba function.
+
+The generated function reads like code a careful person would write: its
+variables carry the IR's names (as printed by ``make_ir``), one statement per
+line, shapes as constants (a program is specialised to its input shapes).
+
+- Runs of elementwise equations over one loop shape fuse into a single loop
+  nest; values used only inside the run stay scalars (no temporaries).
+  Broadcasting is an index expression. Reductions over that shape join the
+  loop as accumulations into their (small) output.
+- ``matmul`` calls BLAS ``gemm`` with its transpose flags (no transposed copy).
+- Structural primitives (transpose, slice, pad, rev, concatenate, take,
+  scatter_add, argmax) are plain loops: Numba compiles loops several times
+  faster than array expressions or NumPy calls, and runs them as fast.
+
+All arrays inside are C-contiguous; a 0-d value is held as a 1-element
+array. The caller (``compile.py``) makes inputs contiguous and restores 0-d
+shapes on the way out.
+"""
+from __future__ import annotations
+
+import keyword
+from collections import defaultdict
+
+import numpy as np
+
+from ...core.ir import Literal, Program, Var, _names
+
+ELEMENTWISE = {
+    "neg", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
+    "sinh", "cosh", "tanh", "logistic", "abs", "sign", "floor", "ceil", "round", "not", "is_finite",
+    "integer_pow", "add", "sub", "mul", "div", "pow", "max", "min", "atan2", "rem", "floordiv",
+    "and", "or", "xor", "lt", "le", "gt", "ge", "eq", "ne", "select", "convert_element_type",
+    "stop_gradient", "broadcast_to", "iota",
+}
+REDUCTIONS = {"reduce_sum", "reduce_max", "reduce_min", "reduce_prod"}
+
+_RESERVED = {"np", "range", "max", "min", "abs", "int", "float", "len", "fmax", "fmin", "sign"}
+
+_NP_TYPES = {"float32": "np.float32", "float64": "np.float64", "float16": "np.float16",
+             "int8": "np.int8", "int16": "np.int16", "int32": "np.int32", "int64": "np.int64",
+             "uint8": "np.uint8", "uint16": "np.uint16", "uint32": "np.uint32", "uint64": "np.uint64",
+             "bool": "np.bool_"}
+
+
+def np_type(dtype) -> str:
+    return _NP_TYPES[np.dtype(dtype).name]
+
+
+def ishape(aval) -> tuple:
+    """Internal shape: 0-d values are held as shape (1,)."""
+    return aval.shape if aval.shape else (1,)
+
+
+def _shape_src(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _literal_src(value, dtype) -> str:
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        v = float(value)
+        text = "np.inf" if v == np.inf else "-np.inf" if v == -np.inf else "np.nan" if v != v else repr(v)
+    elif dtype.kind == "b":
+        text = repr(bool(value))
+    else:
+        text = repr(int(value))
+    return f"{np_type(dtype)}({text})"
+
+
+class _Writer:
+    def __init__(self):
+        self.lines: list[str] = []
+        self.depth = 1
+
+    def emit(self, line: str):
+        self.lines.append("    " * self.depth + line)
+
+    def open_loops(self, shape, prefix="i"):
+        for d, n in enumerate(shape):
+            self.emit(f"for {prefix}{d} in range({n}):")
+            self.depth += 1
+
+    def close_loops(self, shape):
+        self.depth -= len(shape)
+
+
+class CodeGenerator:
+    """Writes the source of ``def <name>(<consts>, <inputs>): ... return (<outputs>,)``."""
+
+    def __init__(self, program: Program, name: str = "program"):
+        self.program = program
+        self.fn_name = name
+        self.w = _Writer()
+        self.constants: dict[str, str] = {}        # module-level name -> source
+        self._literal_names: dict[tuple, str] = {}
+        self.names: dict[Var, str] = {}
+        gen = _names()
+        for v in list(program.const_vars) + list(program.in_vars) + [
+                o for e in program.eqns for o in e.outputs]:
+            n = next(gen)
+            while keyword.iskeyword(n) or n in _RESERVED:
+                n = next(gen)
+            self.names[v] = n
+        self.consumers: dict[Var, set] = defaultdict(set)
+        for i, eqn in enumerate(program.eqns):
+            for a in eqn.inputs:
+                if type(a) is Var:
+                    self.consumers[a].add(i)
+        self.outputs = {a for a in program.out_atoms if type(a) is Var}
+
+    # ------------------------------------------------------------------ helpers
+    def literal(self, lit: Literal) -> str:
+        key = (lit.aval.dtype.name, repr(lit.value))
+        name = self._literal_names.get(key)
+        if name is None:
+            name = f"K{len(self._literal_names)}"
+            self._literal_names[key] = name
+            self.constants[name] = _literal_src(lit.value, lit.aval.dtype)
+        return name
+
+    def read(self, atom, loop_shape, scalars) -> str:
+        """Scalar expression of ``atom`` at the current loop indices."""
+        if type(atom) is Literal:
+            return self.literal(atom)
+        if atom in scalars:
+            return scalars[atom]
+        return self.name(atom) + "[" + self.broadcast_index(atom.aval.shape, loop_shape) + "]"
+
+    def name(self, v: Var) -> str:
+        return self.names[v]
+
+    @staticmethod
+    def broadcast_index(shape, loop_shape) -> str:
+        if not shape:
+            return "0"
+        off = len(loop_shape) - len(shape)
+        return ", ".join("0" if d == 1 and loop_shape[off + j] != 1 else f"i{off + j}"
+                         for j, d in enumerate(shape))
+
+    def alloc(self, v: Var, fill=None, dtype=None):
+        dt = np_type(dtype or v.aval.dtype)
+        shape = _shape_src(ishape(v.aval))
+        if fill is None:
+            self.w.emit(f"{self.name(v)} = np.empty({shape}, {dt})")
+        elif fill == 0:
+            self.w.emit(f"{self.name(v)} = np.zeros({shape}, {dt})")
+        else:
+            self.w.emit(f"{self.name(v)} = np.full({shape}, {fill}, {dt})")
+
+    # ------------------------------------------------------------------ driver
+    def generate(self) -> str:
+        p = self.program
+        args = [self.name(v) for v in list(p.const_vars) + list(p.in_vars)]
+        eqns = p.eqns
+        i = 0
+        while i < len(eqns):
+            eqn = eqns[i]
+            name = eqn.primitive.name
+            if name in ELEMENTWISE or name in REDUCTIONS:
+                j = self._fused_group(i)
+                i = j
+                continue
+            getattr(self, "_emit_" + name)(eqn)
+            i += 1
+        outs = []
+        inputs = set(p.in_vars) | set(p.const_vars)
+        seen = set()
+        for a in p.out_atoms:
+            if type(a) is Literal:
+                outs.append(f"np.full((1,), {self.literal(a)})")
+            elif a in inputs or a in seen or self._is_view_of_input(a):
+                outs.append(f"{self.name(a)}.copy()")  # outputs never alias inputs or each other
+            else:
+                outs.append(self.name(a))
+            if type(a) is Var:
+                seen.add(a)
+        self.w.emit("return (" + ", ".join(outs) + ("," if len(outs) == 1 else "") + ")")
+        header = [f"def {self.fn_name}({', '.join(args)}):"]
+        return "\n".join(header + self.w.lines) + "\n"
+
+    def _is_view_of_input(self, v: Var) -> bool:
+        p = self.program
+        inputs = set(p.in_vars) | set(p.const_vars)
+        producers = {o: e for e in p.eqns for o in e.outputs}
+        while v in producers and producers[v].primitive.name == "reshape":
+            v = producers[v].inputs[0]
+            if type(v) is not Var:
+                return False
+        return v in inputs
+
+    # ------------------------------------------------------------------ fusion
+    def _loop_shape(self, eqn):
+        if eqn.primitive.name in REDUCTIONS:
+            return ishape(eqn.inputs[0].aval) if type(eqn.inputs[0]) is Var else (1,)
+        return ishape(eqn.outputs[0].aval)
+
+    def _fused_group(self, start: int) -> int:
+        eqns = self.program.eqns
+        shape = self._loop_shape(eqns[start])
+        members, produced, reduced_here = [], set(), set()
+        i = start
+        while i < len(eqns):
+            eqn = eqns[i]
+            name = eqn.primitive.name
+            if name not in ELEMENTWISE and name not in REDUCTIONS:
+                break
+            if self._loop_shape(eqn) != shape:
+                break
+            if any(type(a) is Var and a in reduced_here for a in eqn.inputs):
+                break
+            members.append((i, eqn))
+            if name in REDUCTIONS:
+                reduced_here.update(eqn.outputs)
+            else:
+                produced.update(eqn.outputs)
+            i += 1
+        self._emit_group(members, shape)
+        return i
+
+    def _emit_group(self, members, shape):
+        w = self.w
+        member_ids = {i for i, _ in members}
+        scalars: dict[Var, str] = {}
+        after: list[str] = []
+        # arrays the loop stores into: values used outside the run, and reduction outputs
+        for i, eqn in members:
+            out = eqn.outputs[0]
+            name = eqn.primitive.name
+            if name in REDUCTIONS:
+                self._alloc_accumulator(eqn, after)
+            elif out in self.outputs or any(c not in member_ids for c in self.consumers[out]):
+                self.alloc(out)
+        w.emit(f"# fused: {', '.join(e.primitive.name for _, e in members)}")
+        w.open_loops(shape)
+        for i, eqn in members:
+            out = eqn.outputs[0]
+            name = eqn.primitive.name
+            if name in REDUCTIONS:
+                self._emit_accumulate(eqn, shape, scalars)
+                continue
+            expr = self._scalar_expr(eqn, shape, scalars)
+            s = "_" + self.name(out)
+            w.emit(f"{s} = {expr}")
+            scalars[out] = s
+            if out in self.outputs or any(c not in member_ids for c in self.consumers[out]):
+                w.emit(f"{self.name(out)}[{self.broadcast_index(out.aval.shape, shape)}] = {s}")
+        w.close_loops(shape)
+        for line in after:
+            w.emit(line)
+
+    # reductions inside a fused loop
+    _INIT = {"reduce_sum": "0", "reduce_prod": "1"}
+
+    def _acc_dtype(self, eqn):
+        dt = eqn.outputs[0].aval.dtype
+        if eqn.primitive.name in ("reduce_sum", "reduce_prod") and dt == np.float32:
+            return np.dtype(np.float64)  # accumulate float32 sums in float64
+        return dt
+
+    def _alloc_accumulator(self, eqn, after):
+        out = eqn.outputs[0]
+        name = eqn.primitive.name
+        acc_dt = self._acc_dtype(eqn)
+        dt = out.aval.dtype
+        if name == "reduce_sum":
+            fill = 0
+        elif name == "reduce_prod":
+            fill = 1
+        elif dt.kind == "f":
+            fill = "-np.inf" if name == "reduce_max" else "np.inf"
+        else:
+            info = np.iinfo(dt) if dt.kind in "iu" else None
+            fill = str(info.min if name == "reduce_max" else info.max) if info else ("False" if name == "reduce_max" else "True")
+        acc = self.name(out) if acc_dt == dt else self.name(out) + "_acc"
+        shape = _shape_src(ishape(out.aval))
+        self.w.emit(f"{acc} = np.full({shape}, {fill}, {np_type(acc_dt)})" if fill not in (0, 1)
+                    else f"{acc} = np.{'zeros' if fill == 0 else 'ones'}({shape}, {np_type(acc_dt)})")
+        if acc_dt != dt:
+            after.append(f"{self.name(out)} = {acc}.astype({np_type(dt)})")
+
+    def _emit_accumulate(self, eqn, shape, scalars):
+        out = eqn.outputs[0]
+        x = eqn.inputs[0]
+        axes, keepdims = eqn.params["axes"], eqn.params["keepdims"]
+        acc = self.name(out) if self._acc_dtype(eqn) == out.aval.dtype else self.name(out) + "_acc"
+        if out.aval.shape == ():
+            idx = "0"
+        elif keepdims:
+            idx = ", ".join("0" if d in axes else f"i{d}" for d in range(len(shape)))
+        else:
+            idx = ", ".join(f"i{d}" for d in range(len(shape)) if d not in axes)
+        v = self.read(x, shape, scalars)
+        target = f"{acc}[{idx}]"
+        op = eqn.primitive.name
+        if op == "reduce_sum":
+            self.w.emit(f"{target} += {v}")
+        elif op == "reduce_prod":
+            self.w.emit(f"{target} *= {v}")
+        elif op == "reduce_max":
+            self.w.emit(f"{target} = fmax({target}, {v})")
+        else:
+            self.w.emit(f"{target} = fmin({target}, {v})")
+
+    # scalar expressions of elementwise primitives
+    def _scalar_expr(self, eqn, shape, scalars) -> str:
+        name = eqn.primitive.name
+        out_dt = eqn.outputs[0].aval.dtype
+        if name == "iota":
+            return f"{np_type(out_dt)}(i{eqn.params['dimension']})"
+        args = [self.read(a, shape, scalars) for a in eqn.inputs]
+        if name == "broadcast_to" or name == "stop_gradient":
+            return args[0]
+        a = args[0]
+        b = args[1] if len(args) > 1 else None
+        in_dt = eqn.inputs[0].aval.dtype
+        simple = {
+            "neg": f"-{a}", "exp": f"np.exp({a})", "log": f"np.log({a})", "log1p": f"np.log1p({a})",
+            "expm1": f"np.expm1({a})", "sqrt": f"np.sqrt({a})", "sin": f"np.sin({a})",
+            "cos": f"np.cos({a})", "tan": f"np.tan({a})", "asin": f"np.arcsin({a})",
+            "acos": f"np.arccos({a})", "atan": f"np.arctan({a})", "sinh": f"np.sinh({a})",
+            "cosh": f"np.cosh({a})", "tanh": f"np.tanh({a})", "logistic": f"logistic({a})",
+            "abs": f"abs({a})", "sign": f"sign({a})", "floor": f"np.floor({a})",
+            "ceil": f"np.ceil({a})", "round": f"rint({a})", "is_finite": f"np.isfinite({a})",
+            "add": f"{a} + {b}", "sub": f"{a} - {b}", "mul": f"{a} * {b}", "div": f"{a} / {b}",
+            "pow": f"{a} ** {b}", "max": f"fmax({a}, {b})", "min": f"fmin({a}, {b})",
+            "atan2": f"np.arctan2({a}, {b})", "lt": f"{a} < {b}", "le": f"{a} <= {b}",
+            "gt": f"{a} > {b}", "ge": f"{a} >= {b}", "eq": f"{a} == {b}", "ne": f"{a} != {b}",
+        }
+        if name in simple:
+            expr = simple[name]
+        elif name == "rem":
+            expr = f"remainder_{'float' if in_dt.kind == 'f' else 'int'}({a}, {b})"
+        elif name == "floordiv":
+            expr = f"floordiv_{'float' if in_dt.kind == 'f' else 'int'}({a}, {b})"
+        elif name == "not":
+            expr = f"not {a}" if in_dt == bool else f"~{a}"
+        elif name in ("and", "or", "xor"):
+            op = {"and": "&", "or": "|", "xor": "^"}[name]
+            expr = f"{a} {op} {b}"
+        elif name == "select":
+            return f"{args[1]} if {a} else {args[2]}"
+        elif name == "convert_element_type":
+            if out_dt == bool:
+                return f"{a} != 0"
+            return f"{np_type(out_dt)}({a})"
+        elif name == "integer_pow":
+            n = eqn.params["y"]
+            if n == 0:
+                return f"{np_type(out_dt)}(1)"
+            base = " * ".join([a] * abs(n)) if abs(n) <= 4 else f"{a} ** {abs(n)}"
+            expr = f"{np_type(out_dt)}(1) / ({base})" if n < 0 else base
+        else:  # pragma: no cover - every ELEMENTWISE name is handled above
+            raise NotImplementedError(name)
+        # keep the output dtype (bool ops and mixed literal typing can widen in Numba)
+        if out_dt.kind == "f" and name not in ("lt", "le", "gt", "ge", "eq", "ne"):
+            return f"{np_type(out_dt)}({expr})"
+        return expr
+
+    # ------------------------------------------------------------------ standalone primitives
+    def _emit_reshape(self, eqn):
+        x, out = eqn.inputs[0], eqn.outputs[0]
+        src = self.name(x) if type(x) is Var else f"np.full((1,), {self.literal(x)})"
+        self.w.emit(f"{self.name(out)} = {src}.reshape({_shape_src(ishape(out.aval))})")
+
+    def _emit_matmul(self, eqn):
+        a, b = eqn.inputs
+        out = eqn.outputs[0]
+        ta, tb = eqn.params["transpose_a"], eqn.params["transpose_b"]
+        dt = out.aval.dtype
+        fn = {"float32": "gemm_f32", "float64": "gemm_f64"}.get(dt.name, "gemm_loops")
+        self.alloc(out)
+        A, B, C = self.name(a), self.name(b), self.name(out)
+        batch = out.aval.shape[:-2]
+        ta_s, tb_s = str(ta), str(tb)
+        if not batch:
+            self.w.emit(f"{fn}({ta_s}, {tb_s}, {A}, {B}, {C})")
+            return
+        nb = int(np.prod(batch))
+        sa, sb, sc = a.aval.shape[-2:], b.aval.shape[-2:], out.aval.shape[-2:]
+        self.w.emit(f"{A}_3 = {A}.reshape({_shape_src((nb,) + sa)})")
+        self.w.emit(f"{B}_3 = {B}.reshape({_shape_src((nb,) + sb)})")
+        self.w.emit(f"{C}_3 = {C}.reshape({_shape_src((nb,) + sc)})")
+        self.w.emit(f"for ib in range({nb}):")
+        self.w.emit(f"    {fn}({ta_s}, {tb_s}, {A}_3[ib], {B}_3[ib], {C}_3[ib])")
+
+    def _copy_loop(self, out, src_index_of, src_name, shape=None):
+        """out[i...] = src[src_index_of(i...)] over out's shape."""
+        shape = shape or ishape(out.aval)
+        self.alloc(out)
+        self.w.open_loops(shape)
+        dst = ", ".join(f"i{d}" for d in range(len(shape)))
+        self.w.emit(f"{self.name(out)}[{dst}] = {src_name}[{src_index_of()}]")
+        self.w.close_loops(shape)
+
+    def _emit_transpose(self, eqn):
+        x, out = eqn.inputs[0], eqn.outputs[0]
+        perm = eqn.params["permutation"]
+        inv = [0] * len(perm)
+        for k, p in enumerate(perm):
+            inv[p] = k
+        self._copy_loop(out, lambda: ", ".join(f"i{inv[d]}" for d in range(len(perm))), self.name(x))
+
+    def _emit_slice(self, eqn):
+        x, out = eqn.inputs[0], eqn.outputs[0]
+        starts, strides = eqn.params["starts"], eqn.params["strides"]
+
+        def idx():
+            return ", ".join(
+                (f"{b} + i{d}" if s == 1 else f"{b} + i{d} * {s}") if b else (f"i{d}" if s == 1 else f"i{d} * {s}")
+                for d, (b, s) in enumerate(zip(starts, strides)))
+        if not out.aval.shape:
+            self._copy_loop(out, lambda: "0", self.name(x))
+        else:
+            self._copy_loop(out, idx, self.name(x))
+
+    def _emit_rev(self, eqn):
+        x, out = eqn.inputs[0], eqn.outputs[0]
+        axes = eqn.params["axes"]
+        shape = out.aval.shape
+        self._copy_loop(out, lambda: ", ".join(f"{shape[d] - 1} - i{d}" if d in axes else f"i{d}"
+                                               for d in range(len(shape))), self.name(x))
+
+    def _emit_pad(self, eqn):
+        x, out = eqn.inputs[0], eqn.outputs[0]
+        low, interior = eqn.params["low"], eqn.params["interior"]
+        self.alloc(out, fill=0)
+        shape = ishape(x.aval)
+        if not x.aval.shape:
+            self.w.emit(f"{self.name(out)}[0] = {self.name(x)}[0]")
+            return
+        self.w.open_loops(shape)
+        dst = ", ".join(f"{l} + i{d} * {i + 1}" for d, (l, i) in enumerate(zip(low, interior)))
+        src = ", ".join(f"i{d}" for d in range(len(shape)))
+        self.w.emit(f"{self.name(out)}[{dst}] = {self.name(x)}[{src}]")
+        self.w.close_loops(shape)
+
+    def _emit_concatenate(self, eqn):
+        out = eqn.outputs[0]
+        axis = eqn.params["axis"]
+        self.alloc(out)
+        offset = 0
+        for x in eqn.inputs:
+            shape = x.aval.shape
+            if 0 in shape:
+                continue
+            src = self.read_array(x)
+            self.w.open_loops(shape)
+            dst = ", ".join(f"{offset} + i{d}" if d == axis and offset else f"i{d}" for d in range(len(shape)))
+            self.w.emit(f"{self.name(out)}[{dst}] = {src}[{', '.join(f'i{d}' for d in range(len(shape)))}]")
+            self.w.close_loops(shape)
+            offset += shape[axis]
+
+    def read_array(self, atom) -> str:
+        if type(atom) is Literal:
+            return f"np.full((1,), {self.literal(atom)})"
+        return self.name(atom)
+
+    def _gather_indices(self, x, idx, axis, loop_prefix="i"):
+        """Index expressions into x for a loop over take's output shape."""
+        n_idx = len(idx.aval.shape)
+        idx_ix = ", ".join(f"i{axis + k}" for k in range(n_idx)) if n_idx else "0"
+        pre = [f"i{d}" for d in range(axis)]
+        post = [f"i{axis + n_idx + d}" for d in range(len(x.aval.shape) - axis - 1)]
+        return idx_ix, pre, post
+
+    def _emit_take(self, eqn):
+        x, idx = eqn.inputs
+        out = eqn.outputs[0]
+        axis = eqn.params["axis"]
+        n = x.aval.shape[axis]
+        idx_ix, pre, post = self._gather_indices(x, idx, axis)
+        self.alloc(out)
+        shape = ishape(out.aval)
+        self.w.open_loops(shape)
+        self.w.emit(f"j = min(max({self.read_array(idx)}[{idx_ix}], 0), {n - 1})")
+        dst = ", ".join(f"i{d}" for d in range(len(shape)))
+        self.w.emit(f"{self.name(out)}[{dst}] = {self.name(x)}[{', '.join(pre + ['j'] + post)}]")
+        self.w.close_loops(shape)
+
+    def _emit_scatter_add(self, eqn):
+        operand, idx, updates = eqn.inputs
+        out = eqn.outputs[0]
+        axis = eqn.params["axis"]
+        n = operand.aval.shape[axis]
+        self.w.emit(f"{self.name(out)} = {self.read_array(operand)}.copy()" if type(operand) is Var
+                    else f"{self.name(out)} = np.full({_shape_src(ishape(out.aval))}, {self.literal(operand)})")
+        idx_ix, pre, post = self._gather_indices(operand, idx, axis)
+        shape = updates.aval.shape
+        if not shape or 0 in shape:
+            if not shape:
+                self.w.emit(f"j = min(max({self.read_array(idx)}[0], 0), {n - 1})")
+                self.w.emit(f"{self.name(out)}[j] += {self.read_array(updates)}[0]")
+            return
+        self.w.open_loops(shape)
+        self.w.emit(f"j = min(max({self.read_array(idx)}[{idx_ix}], 0), {n - 1})")
+        src = ", ".join(f"i{d}" for d in range(len(shape)))
+        self.w.emit(f"{self.name(out)}[{', '.join(pre + ['j'] + post)}] += {self.read_array(updates)}[{src}]")
+        self.w.close_loops(shape)
+
+    def _emit_argmax(self, eqn, better=">"):
+        x, out = eqn.inputs[0], eqn.outputs[0]
+        axis = eqn.params["axis"]
+        xs = x.aval.shape
+        outer = tuple(d for i, d in enumerate(xs) if i != axis) or (1,)
+        self.alloc(out)
+        names = [f"i{d}" for d in range(len(outer))]
+        self.w.open_loops(outer)
+        others = iter(names)
+        src = ", ".join("k" if d == axis else next(others) for d in range(len(xs)))
+        src0 = src.replace("k", "0") if len(xs) > 0 else "0"
+        self.w.emit(f"best = {self.name(x)}[{src0}]")
+        self.w.emit("arg = 0")
+        self.w.emit(f"for k in range(1, {xs[axis]}):")
+        self.w.emit(f"    v = {self.name(x)}[{src}]")
+        self.w.emit(f"    if v {better} best or (v != v and best == best):")
+        self.w.emit("        best = v")
+        self.w.emit("        arg = k")
+        if not out.aval.shape:
+            dst = "0"
+        elif eqn.params["keepdims"]:
+            others = iter(names)
+            dst = ", ".join("0" if d == axis else next(others) for d in range(len(xs)))
+        else:
+            dst = ", ".join(names)
+        self.w.emit(f"{self.name(out)}[{dst}] = arg")
+        self.w.close_loops(outer)
+
+    def _emit_argmin(self, eqn):
+        self._emit_argmax(eqn, better="<")
+
+
+def unsupported(program: Program):
+    """Names of primitives in ``program`` this generator cannot compile."""
+    names = set()
+    for e in program.eqns:
+        n = e.primitive.name
+        if n not in ELEMENTWISE and n not in REDUCTIONS and not hasattr(CodeGenerator, "_emit_" + n):
+            names.add(n)
+    return names
