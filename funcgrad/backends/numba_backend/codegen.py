@@ -381,8 +381,8 @@ class CodeGenerator:
         self.w.emit(f"{A}_3 = {A}.reshape({_shape_src((nb,) + sa)})")
         self.w.emit(f"{B}_3 = {B}.reshape({_shape_src((nb,) + sb)})")
         self.w.emit(f"{C}_3 = {C}.reshape({_shape_src((nb,) + sc)})")
-        self.w.emit(f"for ib in range({nb}):")
-        self.w.emit(f"    {fn}({ta_s}, {tb_s}, {A}_3[ib], {B}_3[ib], {C}_3[ib])")
+        self.w.emit(f"for ib_ in range({nb}):")
+        self.w.emit(f"    {fn}({ta_s}, {tb_s}, {A}_3[ib_], {B}_3[ib_], {C}_3[ib_])")
 
     def _copy_loop(self, out, src_index_of, src_name, shape=None):
         """out[i...] = src[src_index_of(i...)] over out's shape."""
@@ -473,9 +473,9 @@ class CodeGenerator:
         self.alloc(out)
         shape = ishape(out.aval)
         self.w.open_loops(shape)
-        self.w.emit(f"j = min(max({self.read_array(idx)}[{idx_ix}], 0), {n - 1})")
+        self.w.emit(f"j_ = min(max({self.read_array(idx)}[{idx_ix}], 0), {n - 1})")
         dst = ", ".join(f"i{d}" for d in range(len(shape)))
-        self.w.emit(f"{self.name(out)}[{dst}] = {self.name(x)}[{', '.join(pre + ['j'] + post)}]")
+        self.w.emit(f"{self.name(out)}[{dst}] = {self.name(x)}[{', '.join(pre + ['j_'] + post)}]")
         self.w.close_loops(shape)
 
     def _emit_scatter_add(self, eqn):
@@ -489,13 +489,13 @@ class CodeGenerator:
         shape = updates.aval.shape
         if not shape or 0 in shape:
             if not shape:
-                self.w.emit(f"j = min(max({self.read_array(idx)}[0], 0), {n - 1})")
-                self.w.emit(f"{self.name(out)}[j] += {self.read_array(updates)}[0]")
+                self.w.emit(f"j_ = min(max({self.read_array(idx)}[0], 0), {n - 1})")
+                self.w.emit(f"{self.name(out)}[j_] += {self.read_array(updates)}[0]")
             return
         self.w.open_loops(shape)
-        self.w.emit(f"j = min(max({self.read_array(idx)}[{idx_ix}], 0), {n - 1})")
+        self.w.emit(f"j_ = min(max({self.read_array(idx)}[{idx_ix}], 0), {n - 1})")
         src = ", ".join(f"i{d}" for d in range(len(shape)))
-        self.w.emit(f"{self.name(out)}[{', '.join(pre + ['j'] + post)}] += {self.read_array(updates)}[{src}]")
+        self.w.emit(f"{self.name(out)}[{', '.join(pre + ['j_'] + post)}] += {self.read_array(updates)}[{src}]")
         self.w.close_loops(shape)
 
     def _emit_argmax(self, eqn, better=">"):
@@ -507,15 +507,15 @@ class CodeGenerator:
         names = [f"i{d}" for d in range(len(outer))]
         self.w.open_loops(outer)
         others = iter(names)
-        src = ", ".join("k" if d == axis else next(others) for d in range(len(xs)))
-        src0 = src.replace("k", "0") if len(xs) > 0 else "0"
-        self.w.emit(f"best = {self.name(x)}[{src0}]")
-        self.w.emit("arg = 0")
-        self.w.emit(f"for k in range(1, {xs[axis]}):")
-        self.w.emit(f"    v = {self.name(x)}[{src}]")
-        self.w.emit(f"    if v {better} best or (v != v and best == best):")
-        self.w.emit("        best = v")
-        self.w.emit("        arg = k")
+        src = ", ".join("k_" if d == axis else next(others) for d in range(len(xs)))
+        src0 = src.replace("k_", "0")
+        self.w.emit(f"best_ = {self.name(x)}[{src0}]")
+        self.w.emit("arg_ = 0")
+        self.w.emit(f"for k_ in range(1, {xs[axis]}):")
+        self.w.emit(f"    v_ = {self.name(x)}[{src}]")
+        self.w.emit(f"    if v_ {better} best_ or (v_ != v_ and best_ == best_):")
+        self.w.emit("        best_ = v_")
+        self.w.emit("        arg_ = k_")
         if not out.aval.shape:
             dst = "0"
         elif eqn.params["keepdims"]:
@@ -523,7 +523,7 @@ class CodeGenerator:
             dst = ", ".join("0" if d == axis else next(others) for d in range(len(xs)))
         else:
             dst = ", ".join(names)
-        self.w.emit(f"{self.name(out)}[{dst}] = arg")
+        self.w.emit(f"{self.name(out)}[{dst}] = arg_")
         self.w.close_loops(outer)
 
     def _emit_argmin(self, eqn):

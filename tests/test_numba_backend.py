@@ -1,0 +1,201 @@
+"""The Numba backend against the NumPy interpreter (the reference).
+
+Programs are grouped so that each compiles once: Numba's compile time, not
+the checks, dominates this module.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+import funcgrad as fg
+import funcgrad.numpy as fnp
+
+pytest.importorskip("numba")
+
+RNG = np.random.default_rng(42)
+
+
+def both(f, *args, argnums=0, rtol=1e-12, atol=1e-12):
+    """value_and_grad of f under both backends; compare, return the numba one."""
+    ref_v, ref_g = fg.value_and_grad(f, argnums=argnums, backend="interpret")(*args)
+    v, g = fg.value_and_grad(f, argnums=argnums, backend="numba")(*args)
+    np.testing.assert_allclose(v, ref_v, rtol=rtol, atol=atol)
+    for a, b in zip(g if isinstance(g, tuple) else [g], ref_g if isinstance(ref_g, tuple) else [ref_g]):
+        assert np.asarray(a).dtype == np.asarray(b).dtype
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+    return v, g
+
+
+def _elementwise_loss(x, y, p):
+    """Every elementwise primitive, broadcasting (x: (3, 4), y: (4,)), in one program."""
+    one = fnp.ones_like(x)
+    terms = [
+        fnp.exp(x), fnp.log(p), fnp.log1p(p), fnp.expm1(x), fnp.sqrt(p), fnp.sin(x), fnp.cos(x),
+        fnp.tan(x * 0.5), fnp.arcsin(x * 0.3), fnp.arccos(x * 0.3), fnp.arctan(x), fnp.sinh(x),
+        fnp.cosh(x), fnp.tanh(x), fnp.abs(x), fnp.sign(x) * x, fnp.floor(x) + x, fnp.ceil(x) * x,
+        fnp.round(x) - x, x + y, x - y, x * y, x / (p + 1), p ** y, fnp.maximum(x, y), fnp.minimum(x, y),
+        fnp.arctan2(x, p), fnp.remainder(x, 0.7), fnp.floor_divide(x, 0.7), x ** 3, x ** -2,
+        fnp.where(x > y, x, y), fnp.where((x < 0) | (y > 0.5), x, one), fnp.clip(x, -0.5, 0.5),
+        (x >= 0.1).astype(x.dtype) * x, fnp.where(fnp.isfinite(x) & ~(x == y), x, 0.0),
+        x.astype(np.float32).astype(x.dtype) if x.dtype == np.float64 else x,
+        1.0 / (1.0 + fnp.exp(-x)),
+    ]
+    return sum(fnp.sum(t * (i + 1) * 0.01) for i, t in enumerate(terms))
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_elementwise_program(dtype, rtol):
+    x = RNG.normal(size=(3, 4)).astype(dtype)
+    y = RNG.normal(size=(4,)).astype(dtype)
+    p = RNG.uniform(0.5, 2.0, size=(3, 1)).astype(dtype)
+    v, g = both(_elementwise_loss, x, y, p, argnums=(0, 1, 2), rtol=rtol, atol=rtol)
+    assert np.asarray(v).dtype == dtype
+    assert all(gi.dtype == dtype for gi in g)
+
+
+def _structural_loss(x, w, idx):
+    """Reductions, shapes, gathers, matmuls with each transpose flag."""
+    a = x.T                                   # transpose
+    b = x[1:, ::2]                            # strided slice (pad in the VJP)
+    c = fnp.flip(x, axis=1)                   # rev
+    d = fnp.concatenate([x, c], axis=0)       # concatenate
+    e = x[idx]                                # take / scatter_add
+    f = fnp.take_along_axis(x, fnp.argmax(x, axis=1, keepdims=True), axis=1)
+    g = fnp.max(x, axis=0) + fnp.min(x, axis=1, keepdims=True).sum() + fnp.prod(x[:2, :2] + 2.0)
+    h = x @ w + x.T.T @ w + (w.T @ x.T).T     # matmul, folded transposes
+    k = fnp.einsum("bij,bjk->bik", fnp.stack([x, x]), fnp.stack([w, w]))
+    m = fnp.logsumexp(h, axis=1) + fnp.var(x, axis=0).sum() + fnp.std(x)
+    n = fnp.mean(fnp.cumsum(x, axis=1) * fnp.arange(4.0))
+    return (fnp.sum(a ** 2) + fnp.sum(b * 3) + fnp.sum(d * d) + fnp.sum(e ** 2) + fnp.sum(f)
+            + fnp.sum(g) + fnp.sum(k) * 0.1 + fnp.sum(m) + n + fnp.argmin(x, axis=0).sum().astype(x.dtype))
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_structural_program(dtype, rtol):
+    x = RNG.normal(size=(3, 4)).astype(dtype)
+    w = RNG.normal(size=(4, 2)).astype(dtype)
+    idx = np.array([2, 0, 2, 1])
+    both(_structural_loss, x, w, idx, argnums=(0, 1), rtol=rtol, atol=rtol)
+
+
+def mlp_loss(params, x, y):
+    h = fnp.tanh(x @ params["W1"] + params["b1"])
+    z = h @ params["W2"] + params["b2"]
+    logp = z - fnp.logsumexp(z, axis=1, keepdims=True)
+    return -fnp.mean(logp[fnp.arange(y.shape[0]), y])
+
+
+def _mlp(dtype, n=16):
+    params = {"W1": RNG.normal(size=(8, 5)).astype(dtype), "b1": np.zeros(5, dtype),
+              "W2": RNG.normal(size=(5, 3)).astype(dtype), "b2": np.zeros(3, dtype)}
+    return params, RNG.normal(size=(n, 8)).astype(dtype), RNG.integers(0, 3, size=n)
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_mlp_gradient(dtype, rtol):
+    params, x, y = _mlp(dtype)
+    v, g = fg.value_and_grad(mlp_loss, backend="numba")(params, x, y)
+    rv, rg = fg.value_and_grad(mlp_loss, backend="interpret")(params, x, y)
+    np.testing.assert_allclose(v, rv, rtol=rtol)
+    for k in params:
+        assert g[k].dtype == dtype
+        np.testing.assert_allclose(g[k], rg[k], rtol=rtol, atol=rtol)
+
+
+def test_non_contiguous_zero_d_and_empty_inputs():
+    def f(a, s, e):
+        return fnp.sum(fnp.tanh(a) * s) + fnp.sum(e * 2.0) + s ** 2
+
+    base = RNG.normal(size=(6, 8))
+    views = [base.T, base[::2, 1::3], base[:, 2]]
+    for a in views:
+        assert not a.flags.c_contiguous or a.ndim == 1
+        for s in (np.float64(0.7),):
+            both(f, a, s, np.zeros((0, 3)), argnums=(0, 1))
+
+
+def test_outputs_do_not_alias_inputs():
+    x = RNG.normal(size=(3,))
+    keep = x.copy()
+    out, vjp_fn = fg.vjp(lambda a: a, x, backend="numba")
+    out[0] = 99.0
+    np.testing.assert_array_equal(x, keep)
+    (ct,) = vjp_fn(np.ones(3))
+    np.testing.assert_array_equal(ct, np.ones(3))
+
+
+def test_threads_compile_once_and_agree():
+    from funcgrad.backends import numba_backend as nb
+
+    def f(x):
+        return fnp.sum(fnp.sin(x) * fnp.cos(x) * 1.2345)
+
+    x = RNG.normal(size=(5,))
+    expected = np.cos(2 * x) * 1.2345
+    before = len(nb._modules)
+    grad_f = fg.grad(f, backend="numba")
+    results = [None] * 4
+
+    def work(i):
+        results[i] = grad_f(x)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(nb._modules) == before + 1
+    for r in results:
+        np.testing.assert_allclose(r, expected, rtol=1e-12)
+
+
+_SCRIPT = textwrap.dedent("""
+    import numpy as np, funcgrad as fg, funcgrad.numpy as fnp
+    from funcgrad.backends import numba_backend as nb
+    g = fg.grad(lambda w: fnp.sum(fnp.tanh(np.arange(6.0).reshape(2, 3) @ w) ** 2), backend="numba")
+    w = np.linspace(-1, 1, 3)
+    print(repr(g(w).tolist()))
+    fn = next(iter(nb._modules.values())).program
+    print("hits", sum(fn.stats.cache_hits.values()), "misses", sum(fn.stats.cache_misses.values()))
+""")
+
+
+def _run_script(cache):
+    env = dict(os.environ, FUNCGRAD_CACHE_DIR=str(cache))
+    out = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    return eval(lines[0]), lines[1]
+
+
+def _expected_grad():
+    X = np.arange(6.0).reshape(2, 3)
+    w = np.linspace(-1, 1, 3)
+    t = np.tanh(X @ w)
+    return X.T @ (2 * t * (1 - t ** 2))
+
+
+def test_disk_cache_across_processes_and_corruption(tmp_path):
+    g1, stats1 = _run_script(tmp_path)
+    np.testing.assert_allclose(g1, _expected_grad(), rtol=1e-12)
+    assert "misses 1" in stats1
+    g2, stats2 = _run_script(tmp_path)
+    np.testing.assert_allclose(g2, _expected_grad(), rtol=1e-12)
+    assert "hits 1" in stats2 and "misses 0" in stats2
+    # corrupt every cache file Numba wrote: the next process must rebuild, not crash
+    corrupted = 0
+    for root, _, files in os.walk(tmp_path):
+        for name in files:
+            if name.endswith((".nbi", ".nbc")):
+                with open(os.path.join(root, name), "wb") as fh:
+                    fh.write(b"garbage")
+                corrupted += 1
+    assert corrupted >= 1
+    g3, _ = _run_script(tmp_path)
+    np.testing.assert_allclose(g3, _expected_grad(), rtol=1e-12)
