@@ -10,11 +10,12 @@ from . import numpy  # noqa: F401  (installs NumPy's operators on traced values)
 from . import tree
 from .api import grad, make_ir, stop_gradient, value_and_grad, vjp
 from .core.ir import Program, ShapedArray
+from .jit import Lowered, jit
 from .errors import (DtypeError, FuncgradError, InputError, LeakedTracerError, ShapeError,
                      TracerBoolError, TreeError, UnsupportedError)
 
 __version__ = "0.1.0"
 
-__all__ = ["grad", "value_and_grad", "vjp", "make_ir", "stop_gradient", "tree", "numpy",
+__all__ = ["grad", "value_and_grad", "vjp", "make_ir", "stop_gradient", "jit", "Lowered", "tree", "numpy",
            "Program", "ShapedArray", "FuncgradError", "ShapeError", "DtypeError", "InputError",
            "TracerBoolError", "TreeError", "UnsupportedError", "LeakedTracerError", "__version__"]

@@ -1,0 +1,113 @@
+"""``fg.jit``: trace a function once per input signature and run it compiled.
+
+    step = fg.jit(fg.value_and_grad(loss))
+    value, grads = step(params, x, y)          # first call: trace + compile
+    print(step.lower(params, x, y).as_text())  # the IR and the generated code
+
+The signature is the pytree structure of the arguments, each leaf's shape and
+dtype, and the values of the ``static_argnums`` arguments (which must be
+hashable). As with ``jax.jit``, the Python function runs only when a new
+signature is traced, so globals and closures are read at that time.
+"""
+from __future__ import annotations
+
+import functools
+
+from . import tree as tree_util
+from .api import _avals, _cache, _flatten_args, _run, _trace_user
+from .backends import get_backend
+from .core.ir import Program
+from .errors import InputError
+
+__all__ = ["jit", "Lowered"]
+
+
+class Lowered:
+    """What ``jit`` compiles for one signature: the IR and, for the Numba
+    backend, the generated Python source."""
+
+    def __init__(self, program: Program, compiled, backend: str):
+        self.program = program
+        self.compiled = compiled
+        self.backend = backend
+
+    @property
+    def ir(self) -> Program:
+        return self.program
+
+    @property
+    def source(self) -> str | None:
+        return getattr(self.compiled, "source", None)
+
+    def as_text(self) -> str:
+        text = f"# IR\n{self.program}\n"
+        if self.source:
+            text += f"\n# generated code ({self.backend} backend)\n{self.source}"
+        return text
+
+    def __str__(self):
+        return self.as_text()
+
+
+class _Entry:
+    __slots__ = ("lowered", "out_tree")
+
+
+def jit(fun=None, *, static_argnums=(), backend: str | None = "numba"):
+    """Compile ``fun`` (a pure function of arrays and pytrees) per signature.
+
+    ``backend``: ``"numba"`` (default) or ``"interpret"`` (the NumPy
+    reference, for debugging).
+    """
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums, backend=backend)
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    compile_fn = get_backend(backend)
+
+    def split(args):
+        for i in static:
+            if not -len(args) <= i < len(args):
+                raise InputError(f"jit: static_argnums={static_argnums!r} but the function was called "
+                                 f"with {len(args)} positional arguments")
+        norm = {i % len(args) for i in static}
+        statics = tuple((i, args[i]) for i in sorted(norm))
+        try:
+            hash(statics)
+        except TypeError:
+            raise InputError(f"jit: static arguments must be hashable, got "
+                             f"{[type(v).__name__ for _, v in statics]}") from None
+        dynamic = tuple(a for i, a in enumerate(args) if i not in norm)
+        return statics, dynamic, len(args)
+
+    def entry_for(args, kwargs):
+        statics, dynamic, nargs = split(args)
+        leaves, treedef, _ = _flatten_args(dynamic, kwargs, "jit")
+        key = ("jit", treedef, _avals(leaves), statics, backend)
+
+        def build():
+            static_map = dict(statics)
+
+            def call(*dyn, **kw):
+                it = iter(dyn)
+                full = [static_map[i] if i in static_map else next(it) for i in range(nargs)]
+                return fun(*full, **kw)
+
+            program, out_tree = _trace_user(call, treedef, _avals(leaves), "jit")
+            e = _Entry()
+            e.lowered = Lowered(program, compile_fn(program), backend or "interpret")
+            e.out_tree = out_tree
+            return e
+
+        return _cache.get(fun, key, build), leaves
+
+    @functools.wraps(fun)
+    def jitted(*args, **kwargs):
+        entry, leaves = entry_for(args, kwargs)
+        outs = _run(entry.lowered.compiled, entry.lowered.program, leaves)
+        return tree_util.unflatten(entry.out_tree, outs)
+
+    def lower(*args, **kwargs) -> Lowered:
+        return entry_for(args, kwargs)[0].lowered
+
+    jitted.lower = lower
+    return jitted
