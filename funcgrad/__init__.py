@@ -7,7 +7,7 @@
     print(fg.make_ir(fg.grad(loss))(params, x, y))
 """
 from . import numpy  # noqa: F401  (installs NumPy's operators on traced values)
-from . import tree
+from . import config, tree
 from .api import grad, make_ir, stop_gradient, value_and_grad, vjp
 from .core.ir import Program, ShapedArray
 from .jit import Lowered, jit
@@ -16,6 +16,6 @@ from .errors import (DtypeError, FuncgradError, InputError, LeakedTracerError, S
 
 __version__ = "0.1.0"
 
-__all__ = ["grad", "value_and_grad", "vjp", "make_ir", "stop_gradient", "jit", "Lowered", "tree", "numpy",
+__all__ = ["grad", "value_and_grad", "vjp", "make_ir", "stop_gradient", "jit", "Lowered", "tree", "numpy", "config",
            "Program", "ShapedArray", "FuncgradError", "ShapeError", "DtypeError", "InputError",
            "TracerBoolError", "TreeError", "UnsupportedError", "LeakedTracerError", "__version__"]

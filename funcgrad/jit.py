@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from . import tree as tree_util
 from .api import _avals, _cache, _flatten_args, _run, _trace_user
+from .core import trace as _trace
 from .backends import get_backend
 from .core.ir import Program
 from .errors import InputError
@@ -47,6 +50,26 @@ class Lowered:
 
     def __str__(self):
         return self.as_text()
+
+
+_ARRAY_TYPES = (np.ndarray, np.generic)
+
+
+def _signature(leaves):
+    """(shape, dtype) of each leaf, or None when a leaf needs the slow path
+    (a Python number, a traced value, or something that is not an array)."""
+    try:
+        return tuple([(x.shape, x.dtype) if isinstance(x, _ARRAY_TYPES) else _no_fast() for x in leaves])
+    except _NoFast:
+        return None
+
+
+class _NoFast(Exception):
+    pass
+
+
+def _no_fast():
+    raise _NoFast
 
 
 class _Entry:
@@ -100,9 +123,23 @@ def jit(fun=None, *, static_argnums=(), backend: str | None = "numba"):
 
         return _cache.get(fun, key, build), leaves
 
+    fast_table: dict = {}
+
     @functools.wraps(fun)
     def jitted(*args, **kwargs):
+        # Fast path: a signature seen before, concrete arrays and numbers only.
+        sig = None
+        if not static and not _trace._trace_stack:
+            leaves, treedef = tree_util.flatten((args, kwargs))
+            sig = _signature(leaves)
+            if sig is not None:
+                entry = fast_table.get((treedef, sig))
+                if entry is not None:
+                    outs = entry.lowered.compiled(*leaves)
+                    return tree_util.unflatten(entry.out_tree, outs)
         entry, leaves = entry_for(args, kwargs)
+        if not static and not _trace._trace_stack and sig is not None:
+            fast_table[(treedef, sig)] = entry
         outs = _run(entry.lowered.compiled, entry.lowered.program, leaves)
         return tree_util.unflatten(entry.out_tree, outs)
 

@@ -30,6 +30,7 @@ class _NodeKind(NamedTuple):
 
 
 _registry: dict[type, _NodeKind] = {}
+_leaf_types: set = set()   # types seen to be leaves (registering a type removes it)
 
 
 def register(cls: type, flatten_fn: Callable, unflatten_fn: Callable, keys_fn: Callable | None = None):
@@ -43,6 +44,7 @@ def register(cls: type, flatten_fn: Callable, unflatten_fn: Callable, keys_fn: C
     if cls in _registry:
         raise TreeError(f"tree.register: {cls.__qualname__} is already registered as a pytree node")
     _registry[cls] = _NodeKind(flatten_fn, unflatten_fn, keys_fn)
+    _leaf_types.discard(cls)
     return cls
 
 
@@ -98,26 +100,23 @@ register(type(None), lambda n: ((), None), lambda _, c: None, lambda node, aux: 
 
 
 class PyTreeDef:
-    """The structure of a pytree: hashable, comparable, printable."""
+    """The structure of a pytree: hashable, comparable, printable.
 
-    __slots__ = ("node_type", "aux", "children", "num_leaves", "_hash")
+    Treedefs are interned: one object per distinct structure, so comparing
+    and hashing them (the cache key of every compiled call) is by identity.
+    Build them with :func:`_node`, never directly.
+    """
+
+    __slots__ = ("node_type", "aux", "children", "num_leaves", "__weakref__")
 
     def __init__(self, node_type, aux, children):
         self.node_type = node_type          # None for a leaf
         self.aux = aux
         self.children = children            # tuple of PyTreeDef
         self.num_leaves = 1 if node_type is None else sum(c.num_leaves for c in children)
-        self._hash = hash((node_type, aux, children))
 
-    def __hash__(self):
-        return self._hash
-
-    def __eq__(self, other):
-        if self is other:
-            return True
-        return (isinstance(other, PyTreeDef) and self._hash == other._hash
-                and self.node_type is other.node_type and self.aux == other.aux
-                and self.children == other.children)
+    def __reduce__(self):
+        return _node, (self.node_type, self.aux, self.children)
 
     def __repr__(self):
         return f"PyTreeDef({self._str()})"
@@ -141,6 +140,21 @@ class PyTreeDef:
         return unflatten(self, leaves)
 
 
+_interned: dict = {}
+
+
+def _node(node_type, aux, children) -> PyTreeDef:
+    key = (node_type, aux, children)
+    try:
+        td = _interned.get(key)
+    except TypeError:
+        raise TreeError(f"tree: the aux data of a {node_type.__name__} node must be hashable, "
+                        f"got {aux!r:.80}") from None
+    if td is None:
+        td = _interned[key] = PyTreeDef(node_type, aux, children)
+    return td
+
+
 _LEAF = PyTreeDef(None, None, ())
 
 
@@ -154,16 +168,46 @@ def _node_kind(obj):
     return kind
 
 
+_sorted_keys: dict = {}
+
+
 def _flatten(obj, out, is_leaf):
+    # leaves, dict, list and tuple inline: this runs on every compiled call
+    t = type(obj)
     if is_leaf is not None and is_leaf(obj):
         out.append(obj)
         return _LEAF
+    if t in _leaf_types:
+        out.append(obj)
+        return _LEAF
+    if t is dict:
+        raw = tuple(obj)
+        keys = _sorted_keys.get(raw)
+        if keys is None:
+            keys = _dict_flatten(obj)[1]
+            if len(_sorted_keys) < 4096:
+                _sorted_keys[raw] = keys
+        return _node(dict, keys, _children([obj[k] for k in keys], out, is_leaf))
+    if t is tuple or t is list:
+        return _node(t, None, _children(obj, out, is_leaf))
     kind = _node_kind(obj)
     if kind is None:
+        _leaf_types.add(t)
         out.append(obj)
         return _LEAF
     children, aux = kind.flatten(obj)
-    return PyTreeDef(type(obj), aux, tuple(_flatten(c, out, is_leaf) for c in children))
+    return _node(t, aux, _children(children, out, is_leaf))
+
+
+def _children(children, out, is_leaf):
+    defs = []
+    for c in children:
+        if is_leaf is None and type(c) in _leaf_types:
+            out.append(c)
+            defs.append(_LEAF)
+        else:
+            defs.append(_flatten(c, out, is_leaf))
+    return tuple(defs)
 
 
 def flatten(tree, is_leaf: Callable[[Any], bool] | None = None):

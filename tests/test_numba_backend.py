@@ -166,7 +166,7 @@ _SCRIPT = textwrap.dedent("""
 
 
 def _run_script(cache):
-    env = dict(os.environ, FUNCGRAD_CACHE_DIR=str(cache))
+    env = dict(os.environ, FUNCGRAD_CACHE_DIR=str(cache), FUNCGRAD_COMPILE="sync")
     out = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr
@@ -199,3 +199,18 @@ def test_disk_cache_across_processes_and_corruption(tmp_path):
     assert corrupted >= 1
     g3, _ = _run_script(tmp_path)
     np.testing.assert_allclose(g3, _expected_grad(), rtol=1e-12)
+
+
+def test_async_compile_answers_at_once_then_switches(monkeypatch):
+    monkeypatch.setattr(fg.config, "compile_mode", "async")
+
+    def f(x):
+        return fnp.sum(fnp.exp(x) * 0.25)
+
+    x = RNG.normal(size=(7,))
+    step = fg.jit(fg.grad(f))
+    first = step(x)                       # runs in the interpreter while Numba compiles
+    np.testing.assert_allclose(first, 0.25 * np.exp(x), rtol=1e-12)
+    compiled = step.lower(x).compiled
+    assert compiled.wait()                # the background compile finished and is in use
+    np.testing.assert_allclose(step(x), 0.25 * np.exp(x), rtol=1e-12)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from ..errors import InputError
 
 _BACKENDS = {}
-DEFAULT_BACKEND = "interpret"
 
 
 def register_backend(name: str, compile_fn):
@@ -16,7 +15,9 @@ def register_backend(name: str, compile_fn):
 
 
 def get_backend(name: str | None):
-    name = name or DEFAULT_BACKEND
+    from .. import config
+
+    name = name or config.default_backend
     if name not in _BACKENDS and name == "numba":
         from . import numba_backend  # noqa: F401  (registers itself)
     try:

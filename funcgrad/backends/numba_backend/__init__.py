@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import warnings
 
 import numpy as np
 
@@ -162,29 +163,96 @@ def _numba_type(a):
 
 
 def compile_program(program: Program):
-    """Return ``run(*flat_args) -> list of arrays`` for ``program``."""
+    """Return ``run(*flat_args) -> list`` for ``program``: arrays (0-d ones
+    as NumPy scalars of their dtype)."""
     missing = unsupported(program)
     if missing:
         raise UnsupportedError(f"the numba backend cannot compile {sorted(missing)} yet; "
                                "use backend='interpret'")
+    from ... import config
+    from ..interpreter import compile_program as interpret_program
+
     source = generated_source(program)
-    mod = _load(source)
-    consts = [np.ascontiguousarray(c).reshape(ishape(_aval(c))) for c in program.consts]
-    in_shapes = [ishape(v.aval) for v in program.in_vars]
-    out_shapes = [a.aval.shape for a in program.out_atoms]
-    state = {"fn": None}
+    consts = [_boundary(np.asarray(c)) for c in program.consts]
+    scalar_in = [not v.aval.shape for v in program.in_vars]
+    out_scalar_types = [a.aval.dtype.type if not a.aval.shape else None for a in program.out_atoms]
+    any_scalar_out = any(t is not None for t in out_scalar_types)
+    state = {"call": None, "compiling": None, "error": None}
+    state_lock = threading.Lock()
+
+    def build(flat):
+        return _entry_point(_compile_dispatcher(_load(source), flat))
+
+    def background(flat):
+        try:
+            state["call"] = build(flat)
+        except Exception as e:
+            state["error"] = e
+            warnings.warn(f"funcgrad: compiling with Numba failed ({type(e).__name__}: {e}); this "
+                          "function keeps running in the NumPy interpreter. Please report it.",
+                          RuntimeWarning, stacklevel=2)
 
     def run(*args):
-        flat = consts + [np.ascontiguousarray(a).reshape(s) for a, s in zip(args, in_shapes)]
-        fn = state["fn"]
-        if fn is None:
-            fn = state["fn"] = _compile_dispatcher(mod, flat)
-        outs = fn(*flat)
-        return [o if s else o.reshape(()) for o, s in zip(outs, out_shapes)]
+        flat = consts + [_boundary(a, s) for a, s in zip(args, scalar_in)]
+        call = state["call"]
+        if call is None:
+            if state["error"] is not None:
+                if state["compiling"] is None:
+                    raise state["error"]
+                return interpreted(*args)  # the background compile failed: warned once, keep going
+            if config.compile_mode == "async":
+                with state_lock:
+                    if state["compiling"] is None and state["call"] is None:
+                        t = threading.Thread(target=background, args=(flat,), daemon=True,
+                                             name="funcgrad-compile")
+                        state["compiling"] = t
+                        t.start()
+                if state["call"] is None:
+                    return interpreted(*args)
+                call = state["call"]
+            else:
+                with state_lock:
+                    if state["call"] is None:
+                        state["call"] = build(flat)
+                call = state["call"]
+        outs = call(*flat)
+        if any_scalar_out:
+            return [t(o) if t is not None else o for o, t in zip(outs, out_scalar_types)]
+        return list(outs)
 
+    def wait():
+        """Block until the compiled code is in use (for tests and benchmarks)."""
+        t = state["compiling"]
+        if t is not None:
+            t.join()
+        if state["error"] is not None:
+            raise state["error"]
+        return state["call"] is not None
+
+    interpreted = interpret_program(program)
+    run.wait = wait
     run.source = source
     run.program = program
     return run
+
+
+def _boundary(a, scalar=None):
+    """An argument as the generated function takes it: a scalar for 0-d, else
+    a writable C-contiguous array."""
+    if scalar if scalar is not None else np.ndim(a) == 0:
+        return a[()] if type(a) is np.ndarray else a
+    if a.flags.c_contiguous and a.flags.writeable:
+        return a
+    return np.array(a, order="C")
+
+
+def _entry_point(dispatcher):
+    """The compiled function's own entry, which skips the dispatcher's
+    argument typing (the types never change for one program)."""
+    overloads = list(dispatcher.overloads.values())
+    if len(overloads) == 1 and getattr(overloads[0], "entry_point", None) is not None:
+        return overloads[0].entry_point
+    return dispatcher
 
 
 def _aval(c):

@@ -14,8 +14,8 @@ line, shapes as constants (a program is specialised to its input shapes).
   faster than array expressions or NumPy calls, and runs them as fast.
 
 All arrays inside are C-contiguous; a 0-d value is held as a 1-element
-array. The caller (``compile.py``) makes inputs contiguous and restores 0-d
-shapes on the way out.
+array, and crosses the function's boundary (inputs and outputs) as a scalar.
+The caller (``__init__.py``) makes array inputs contiguous.
 """
 from __future__ import annotations
 
@@ -151,15 +151,20 @@ class CodeGenerator:
     # ------------------------------------------------------------------ driver
     def generate(self) -> str:
         p = self.program
-        args = [self.name(v) for v in list(p.const_vars) + list(p.in_vars)]
+        params = []
+        for v in list(p.const_vars) + list(p.in_vars):
+            if v.aval.shape:
+                params.append(self.name(v))
+            else:  # 0-d values cross the boundary as scalars: cheaper to pass than arrays
+                params.append(self.name(v) + "_in")
+                self.w.emit(f"{self.name(v)} = np.full((1,), {self.name(v)}_in)")
         eqns = p.eqns
         i = 0
         while i < len(eqns):
             eqn = eqns[i]
             name = eqn.primitive.name
             if name in ELEMENTWISE or name in REDUCTIONS:
-                j = self._fused_group(i)
-                i = j
+                i = self._fused_group(i)
                 continue
             getattr(self, "_emit_" + name)(eqn)
             i += 1
@@ -168,7 +173,9 @@ class CodeGenerator:
         seen = set()
         for a in p.out_atoms:
             if type(a) is Literal:
-                outs.append(f"np.full((1,), {self.literal(a)})")
+                outs.append(self.literal(a) if not a.aval.shape else f"np.full((1,), {self.literal(a)})")
+            elif not a.aval.shape:
+                outs.append(f"{self.name(a)}[0]")
             elif a in inputs or a in seen or self._is_view_of_input(a):
                 outs.append(f"{self.name(a)}.copy()")  # outputs never alias inputs or each other
             else:
@@ -176,7 +183,7 @@ class CodeGenerator:
             if type(a) is Var:
                 seen.add(a)
         self.w.emit("return (" + ", ".join(outs) + ("," if len(outs) == 1 else "") + ")")
-        header = [f"def {self.fn_name}({', '.join(args)}):"]
+        header = [f"def {self.fn_name}({', '.join(params)}):"]
         return "\n".join(header + self.w.lines) + "\n"
 
     def _is_view_of_input(self, v: Var) -> bool:

@@ -1,0 +1,11 @@
+"""Test settings.
+
+The mathematical tests check transformations against the NumPy interpreter,
+the reference backend (fast to start, no compile). Tests of the Numba backend
+name ``backend="numba"`` and compare with the interpreter; they compile
+synchronously so that every call they time or check runs compiled code.
+"""
+import funcgrad
+
+funcgrad.config.default_backend = "interpret"
+funcgrad.config.compile_mode = "sync"
