@@ -19,6 +19,7 @@ from ..core.trace import Tracer, aval_of
 from ..errors import DtypeError, ShapeError, UnsupportedError
 
 _py_abs, _py_max, _py_min, _py_sum, _py_round = builtins.abs, builtins.max, builtins.min, builtins.sum, builtins.round
+_py_any = builtins.any  # `any` and `all` below are NumPy's
 
 # dtype names, as in numpy
 float32, float64, float16 = np.float32, np.float64, np.float16
@@ -49,7 +50,7 @@ def asarray(a, dtype=None):
     """Like ``np.asarray``; traced values stay traced."""
     if isinstance(a, Tracer):
         return P.convert_element_type(a, dtype) if dtype is not None else a
-    if isinstance(a, (list, tuple)) and any(isinstance(x, Tracer) for x in _flat(a)):
+    if isinstance(a, (list, tuple)) and _py_any(isinstance(x, Tracer) for x in _flat(a)):
         return stack([asarray(x, dtype) for x in a])
     out = np.asarray(a, dtype=dtype)
     if out.dtype == object:
@@ -757,7 +758,7 @@ def tensordot(a, b, axes=2):
     ax_a = list(_axes(ax_a, na)) if ax_a else []
     ax_b = list(_axes(ax_b, nb)) if ax_b else []
     sa, sb = shape(a), shape(b)
-    if len(ax_a) != len(ax_b) or any(sa[i] != sb[j] for i, j in zip(ax_a, ax_b)):
+    if len(ax_a) != len(ax_b) or _py_any(sa[i] != sb[j] for i, j in zip(ax_a, ax_b)):
         raise ShapeError(f"tensordot: shape-mismatch for sum: {aval_of(a)} axes {ax_a}, {aval_of(b)} axes {ax_b}")
     free_a = [i for i in range(na) if i not in ax_a]
     free_b = [j for j in range(nb) if j not in ax_b]

@@ -212,7 +212,10 @@ div_p.def_vjp(lambda ct, x, y, *, out: (unbroadcast(div(ct, y), _shape(x)),
 def _pow_vjp(ct, x, y, *, out):
     dtype = aval_of(out).dtype
     one = scalar(1, dtype)
-    dx = mul(ct, mul(y, pow_(x, sub(y, one))))
+    # d/dx x**y = y x**(y-1), which is 0 where y == 0, also at x == 0 (as in JAX), where
+    # x**(y-1) is inf and 0 * inf would be nan: there, use the exponent 0 instead of y-1.
+    safe_y = select(eq(y, scalar(0, dtype)), broadcast_like(one, y), y)
+    dx = mul(ct, mul(y, pow_(x, sub(safe_y, one))))
     # d/dy x**y = log(x) x**y; at x == 0 the limit (y > 0) is 0, for x < 0 it is undefined (nan).
     safe_x = select(eq(x, scalar(0, dtype)), broadcast_like(one, x), x)
     dy = mul(ct, mul(out, log(safe_x)))
