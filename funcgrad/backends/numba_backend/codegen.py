@@ -138,15 +138,16 @@ class CodeGenerator:
         return ", ".join("0" if d == 1 and loop_shape[off + j] != 1 else f"i{off + j}"
                          for j, d in enumerate(shape))
 
-    def alloc(self, v: Var, fill=None, dtype=None):
+    def alloc(self, v: Var, fill=None, dtype=None, name=None):
+        """``np.empty`` (cheap for Numba to compile), then a fill loop if asked."""
         dt = np_type(dtype or v.aval.dtype)
-        shape = _shape_src(ishape(v.aval))
-        if fill is None:
-            self.w.emit(f"{self.name(v)} = np.empty({shape}, {dt})")
-        elif fill == 0:
-            self.w.emit(f"{self.name(v)} = np.zeros({shape}, {dt})")
-        else:
-            self.w.emit(f"{self.name(v)} = np.full({shape}, {fill}, {dt})")
+        shape = ishape(v.aval)
+        name = name or self.name(v)
+        self.w.emit(f"{name} = np.empty({_shape_src(shape)}, {dt})")
+        if fill is not None:
+            self.w.open_loops(shape)
+            self.w.emit(f"{name}[{', '.join(f'i{d}' for d in range(len(shape)))}] = {fill}")
+            self.w.close_loops(shape)
 
     # ------------------------------------------------------------------ driver
     def generate(self) -> str:
@@ -157,7 +158,8 @@ class CodeGenerator:
                 params.append(self.name(v))
             else:  # 0-d values cross the boundary as scalars: cheaper to pass than arrays
                 params.append(self.name(v) + "_in")
-                self.w.emit(f"{self.name(v)} = np.full((1,), {self.name(v)}_in)")
+                self.w.emit(f"{self.name(v)} = np.empty((1,), {np_type(v.aval.dtype)})")
+                self.w.emit(f"{self.name(v)}[0] = {self.name(v)}_in")
         eqns = p.eqns
         i = 0
         while i < len(eqns):
@@ -253,8 +255,11 @@ class CodeGenerator:
             if out in self.outputs or any(c not in member_ids for c in self.consumers[out]):
                 w.emit(f"{self.name(out)}[{self.broadcast_index(out.aval.shape, shape)}] = {s}")
         w.close_loops(shape)
-        for line in after:
-            w.emit(line)
+        for decl, loop_shape, body in after:   # float32 results of float64 accumulators
+            w.emit(decl)
+            w.open_loops(loop_shape)
+            w.emit(body)
+            w.close_loops(loop_shape)
 
     # reductions inside a fused loop
     _INIT = {"reduce_sum": "0", "reduce_prod": "1"}
@@ -280,11 +285,13 @@ class CodeGenerator:
             info = np.iinfo(dt) if dt.kind in "iu" else None
             fill = str(info.min if name == "reduce_max" else info.max) if info else ("False" if name == "reduce_max" else "True")
         acc = self.name(out) if acc_dt == dt else self.name(out) + "_acc"
-        shape = _shape_src(ishape(out.aval))
-        self.w.emit(f"{acc} = np.full({shape}, {fill}, {np_type(acc_dt)})" if fill not in (0, 1)
-                    else f"{acc} = np.{'zeros' if fill == 0 else 'ones'}({shape}, {np_type(acc_dt)})")
+        self.alloc(out, fill=fill if isinstance(fill, str) else f"{np_type(acc_dt)}({fill})",
+                   dtype=acc_dt, name=acc)
         if acc_dt != dt:
-            after.append(f"{self.name(out)} = {acc}.astype({np_type(dt)})")
+            shape = ishape(out.aval)
+            idx = ", ".join(f"i{d}" for d in range(len(shape)))
+            after.append((f"{self.name(out)} = np.empty({_shape_src(shape)}, {np_type(dt)})", shape,
+                          f"{self.name(out)}[{idx}] = {np_type(dt)}({acc}[{idx}])"))
 
     def _emit_accumulate(self, eqn, shape, scalars):
         out = eqn.outputs[0]
@@ -359,8 +366,9 @@ class CodeGenerator:
             expr = f"{np_type(out_dt)}(1) / ({base})" if n < 0 else base
         else:  # pragma: no cover - every ELEMENTWISE name is handled above
             raise NotImplementedError(name)
-        # keep the output dtype (bool ops and mixed literal typing can widen in Numba)
-        if out_dt.kind == "f" and name not in ("lt", "le", "gt", "ge", "eq", "ne"):
+        # Operands and literals already have the output's dtype, so Numba keeps it;
+        # only ** can widen.
+        if out_dt.kind == "f" and name == "pow":
             return f"{np_type(out_dt)}({expr})"
         return expr
 
@@ -431,7 +439,7 @@ class CodeGenerator:
     def _emit_pad(self, eqn):
         x, out = eqn.inputs[0], eqn.outputs[0]
         low, interior = eqn.params["low"], eqn.params["interior"]
-        self.alloc(out, fill=0)
+        self.alloc(out, fill=f"{np_type(out.aval.dtype)}(0)")
         shape = ishape(x.aval)
         if not x.aval.shape:
             self.w.emit(f"{self.name(out)}[0] = {self.name(x)}[0]")
@@ -490,8 +498,9 @@ class CodeGenerator:
         out = eqn.outputs[0]
         axis = eqn.params["axis"]
         n = operand.aval.shape[axis]
-        self.w.emit(f"{self.name(out)} = {self.read_array(operand)}.copy()" if type(operand) is Var
-                    else f"{self.name(out)} = np.full({_shape_src(ishape(out.aval))}, {self.literal(operand)})")
+        fill_shape = ishape(out.aval)
+        ix = ", ".join(f"i{d}" for d in range(len(fill_shape)))
+        self.alloc(out, fill=f"{self.name(operand)}[{ix}]" if type(operand) is Var else self.literal(operand))
         idx_ix, pre, post = self._gather_indices(operand, idx, axis)
         shape = updates.aval.shape
         if not shape or 0 in shape:

@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(inline="always")
+@njit(cache=True)
 def fmax(a, b):
     # np.maximum: NaN if either is NaN
     if a != a:
@@ -19,7 +19,7 @@ def fmax(a, b):
     return a if a >= b else b
 
 
-@njit(inline="always")
+@njit(cache=True)
 def fmin(a, b):
     if a != a:
         return a
@@ -28,7 +28,7 @@ def fmin(a, b):
     return a if a <= b else b
 
 
-@njit(inline="always")
+@njit(cache=True)
 def sign(a):
     if a > 0:
         return a - a + 1
@@ -37,14 +37,14 @@ def sign(a):
     return a - a if a == a else a
 
 
-@njit(inline="always")
+@njit(cache=True)
 def logistic(x):
     e = np.exp(-abs(x))
     one = e - e + 1
     return one / (one + e) if x >= 0 else e / (one + e)
 
 
-@njit(inline="always")
+@njit(cache=True)
 def remainder_float(a, b):
     if b == 0:
         return (a - a) / (b - b)  # nan, as np.remainder
@@ -54,12 +54,12 @@ def remainder_float(a, b):
     return r
 
 
-@njit(inline="always")
+@njit(cache=True)
 def floordiv_float(a, b):
     return np.floor(a / b)
 
 
-@njit(inline="always")
+@njit(cache=True)
 def remainder_int(a, b):
     if b == 0:
         return a - a
@@ -67,13 +67,13 @@ def remainder_int(a, b):
     return r
 
 
-@njit(inline="always")
+@njit(cache=True)
 def floordiv_int(a, b):
     if b == 0:
         return a - a
     return a // b
 
 
-@njit(inline="always")
+@njit(cache=True)
 def rint(x):
     return np.rint(x)
