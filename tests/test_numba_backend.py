@@ -214,3 +214,18 @@ def test_async_compile_answers_at_once_then_switches(monkeypatch):
     compiled = step.lower(x).compiled
     assert compiled.wait()                # the background compile finished and is in use
     np.testing.assert_allclose(step(x), 0.25 * np.exp(x), rtol=1e-12)
+
+
+def test_large_programs_split_into_chunk_functions(monkeypatch):
+    from funcgrad.backends.numba_backend import codegen
+
+    monkeypatch.setattr(codegen, "CHUNK_EQNS", 7)   # force several chunks on a small program
+    monkeypatch.setattr(codegen, "MAX_FUSED", 3)
+    params, x, y = _mlp(np.float64, n=6)
+    step = fg.jit(fg.value_and_grad(mlp_loss), backend="numba")
+    v, g = step(params, x, y)
+    assert "def program_part1(" in step.lower(params, x, y).source
+    rv, rg = fg.value_and_grad(mlp_loss, backend="interpret")(params, x, y)
+    np.testing.assert_allclose(v, rv, rtol=1e-12)
+    for k in params:
+        np.testing.assert_allclose(g[k], rg[k], rtol=1e-12, atol=1e-12)

@@ -85,7 +85,7 @@ def generated_source(program: Program, name: str = "program") -> str:
     gen = CodeGenerator(program, name)
     body = gen.generate()
     consts = "".join(f"{k} = {v}\n" for k, v in gen.constants.items())
-    return _HEADER + consts + ("\n" if consts else "") + "\n@njit(cache=True, nogil=True)\n" + body
+    return _HEADER + consts + ("\n" if consts else "") + "\n" + body
 
 
 _modules: dict[str, object] = {}

@@ -35,6 +35,9 @@ ELEMENTWISE = {
 }
 REDUCTIONS = {"reduce_sum", "reduce_max", "reduce_min", "reduce_prod"}
 
+MAX_FUSED = 64      # equations in one fused loop body (LLVM's cost is superlinear in a block's size)
+CHUNK_EQNS = 200    # equations in one generated function, for large programs
+
 _RESERVED = {"np", "range", "max", "min", "abs", "int", "float", "len", "fmax", "fmin", "sign"}
 
 _NP_TYPES = {"float32": "np.float32", "float64": "np.float64", "float16": "np.float16",
@@ -151,25 +154,74 @@ class CodeGenerator:
 
     # ------------------------------------------------------------------ driver
     def generate(self) -> str:
+        """The module body: chunk functions (large programs only), then the
+        program's function."""
         p = self.program
         params = []
+        prologue = _Writer()
         for v in list(p.const_vars) + list(p.in_vars):
             if v.aval.shape:
                 params.append(self.name(v))
             else:  # 0-d values cross the boundary as scalars: cheaper to pass than arrays
                 params.append(self.name(v) + "_in")
-                self.w.emit(f"{self.name(v)} = np.empty((1,), {np_type(v.aval.dtype)})")
-                self.w.emit(f"{self.name(v)}[0] = {self.name(v)}_in")
-        eqns = p.eqns
-        i = 0
-        while i < len(eqns):
-            eqn = eqns[i]
-            name = eqn.primitive.name
+                prologue.emit(f"{self.name(v)} = np.empty((1,), {np_type(v.aval.dtype)})")
+                prologue.emit(f"{self.name(v)}[0] = {self.name(v)}_in")
+        n = len(p.eqns)
+        chunks = [(i, min(i + CHUNK_EQNS, n)) for i in range(0, n, CHUNK_EQNS)] if n > CHUNK_EQNS else []
+        parts = []
+        if chunks:
+            # Numba's and LLVM's cost grows faster than linearly with a function's
+            # size: large programs become a sequence of chunk functions.
+            self.w = prologue
+            for k, (lo, hi) in enumerate(chunks):
+                ins, outs = self._chunk_interface(lo, hi)
+                outer = self.w
+                self.w = _Writer()
+                self._emit_eqns(lo, hi)
+                names = [self.name(v) for v in outs]
+                self.w.emit("return (" + ", ".join(names) + ("," if len(names) == 1 else "") + ")")
+                header = f"def {self.fn_name}_part{k}({', '.join(self.name(v) for v in ins)}):"
+                parts.append("\n".join([header] + self.w.lines) + "\n")
+                self.w = outer
+                lhs = ", ".join(names) + ("," if len(names) == 1 else "")
+                self.w.emit(f"{lhs} = {self.fn_name}_part{k}({', '.join(self.name(v) for v in ins)})"
+                            if names else f"{self.fn_name}_part{k}({', '.join(self.name(v) for v in ins)})")
+        else:
+            self.w = prologue
+            self._emit_eqns(0, n)
+        self._emit_return()
+        header = [f"def {self.fn_name}({', '.join(params)}):"]
+        main = "\n".join(header + self.w.lines) + "\n"
+        return "\n\n".join(("@njit(cache=True, nogil=True)\n" + part) for part in parts + [main])
+
+    def _emit_eqns(self, lo: int, hi: int):
+        eqns = self.program.eqns
+        i = lo
+        while i < hi:
+            name = eqns[i].primitive.name
             if name in ELEMENTWISE or name in REDUCTIONS:
-                i = self._fused_group(i)
+                i = self._fused_group(i, hi)
                 continue
-            getattr(self, "_emit_" + name)(eqn)
+            getattr(self, "_emit_" + name)(eqns[i])
             i += 1
+
+    def _chunk_interface(self, lo: int, hi: int):
+        """Variables a chunk reads from before it, and those it defines that
+        later chunks or the outputs read."""
+        eqns = self.program.eqns
+        defined = {o for e in eqns[lo:hi] for o in e.outputs}
+        ins, seen = [], set()
+        for e in eqns[lo:hi]:
+            for a in e.inputs:
+                if type(a) is Var and a not in defined and a not in seen:
+                    seen.add(a)
+                    ins.append(a)
+        outs = [v for e in eqns[lo:hi] for v in e.outputs
+                if v in self.outputs or any(c >= hi for c in self.consumers[v])]
+        return ins, outs
+
+    def _emit_return(self):
+        p = self.program
         outs = []
         inputs = set(p.in_vars) | set(p.const_vars)
         seen = set()
@@ -185,8 +237,6 @@ class CodeGenerator:
             if type(a) is Var:
                 seen.add(a)
         self.w.emit("return (" + ", ".join(outs) + ("," if len(outs) == 1 else "") + ")")
-        header = [f"def {self.fn_name}({', '.join(params)}):"]
-        return "\n".join(header + self.w.lines) + "\n"
 
     def _is_view_of_input(self, v: Var) -> bool:
         p = self.program
@@ -204,12 +254,12 @@ class CodeGenerator:
             return ishape(eqn.inputs[0].aval) if type(eqn.inputs[0]) is Var else (1,)
         return ishape(eqn.outputs[0].aval)
 
-    def _fused_group(self, start: int) -> int:
+    def _fused_group(self, start: int, stop: int) -> int:
         eqns = self.program.eqns
         shape = self._loop_shape(eqns[start])
         members, produced, reduced_here = [], set(), set()
         i = start
-        while i < len(eqns):
+        while i < stop and len(members) < MAX_FUSED:
             eqn = eqns[i]
             name = eqn.primitive.name
             if name not in ELEMENTWISE and name not in REDUCTIONS:
