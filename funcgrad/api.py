@@ -33,16 +33,21 @@ __all__ = ["grad", "value_and_grad", "vjp", "make_ir", "stop_gradient"]
 def _as_leaf(x, path, what):
     if isinstance(x, Tracer):
         return x
+    where = path or "the argument"
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "biuf":
-            raise InputError(f"{what}: argument leaf {path or '<root>'} is an array of dtype {x.dtype}; "
+            raise InputError(f"{what}: {where} is an array of dtype {x.dtype} (shape {x.shape}); "
                              "funcgrad works with boolean, integer and floating-point arrays")
         return x
-    if isinstance(x, (np.generic, bool, numbers.Number)) and not isinstance(x, complex):
-        return np.asarray(x)
-    raise InputError(f"{what}: argument leaf {path or '<root>'} is a {type(x).__name__} ({x!r:.60}); "
-                     "leaves must be arrays or numbers (register containers with funcgrad.tree.register, "
-                     "or pass other values through a closure)")
+    if isinstance(x, (np.generic, bool, numbers.Number)):
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "biuf":
+            raise InputError(f"{what}: {where} is a {type(x).__name__} ({x!r:.60}); funcgrad works with "
+                             "boolean, integer and floating-point values")
+        return arr
+    raise InputError(f"{what}: {where} is a {type(x).__name__} ({x!r:.60}), a pytree leaf that is not an "
+                     "array or a number; leaves must be arrays or numbers (register containers with "
+                     "funcgrad.tree.register, or pass other values through a closure)")
 
 
 def _flatten_args(args, kwargs, what):
@@ -63,10 +68,14 @@ def _arg_path(path):
 
 
 def _normalize_argnums(argnums, nargs, what):
-    single = isinstance(argnums, int)
-    nums = (argnums,) if single else tuple(argnums)
-    if not nums or not all(isinstance(i, int) for i in nums):
+    single = isinstance(argnums, numbers.Integral)
+    try:
+        nums = (argnums,) if single else tuple(argnums)
+    except TypeError:
+        nums = ()
+    if not nums or not all(isinstance(i, numbers.Integral) for i in nums):
         raise InputError(f"{what}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+    nums = tuple(int(i) for i in nums)
     norm = []
     for i in nums:
         if not -nargs <= i < nargs:
@@ -127,6 +136,9 @@ def _trace_user(fun, treedef, avals, what):
         args, kwargs = tree_util.unflatten(treedef, leaves)
         out = fun(*args, **kwargs)
         out_leaves, out_def = tree_util.flatten(out)
+        for leaf in out_leaves:
+            if not _valid_output(leaf):
+                _bad_output(out, what)
         out_tree.append(out_def)
         return out_leaves
 
@@ -134,10 +146,40 @@ def _trace_user(fun, treedef, avals, what):
     return program, out_tree[0]
 
 
+def _valid_output(x) -> bool:
+    if isinstance(x, Tracer):
+        return True
+    if isinstance(x, (np.ndarray, np.generic)):
+        return x.dtype.kind in "biuf"
+    return isinstance(x, (bool, int, float))
+
+
+def _bad_output(out, what):
+    for path, leaf in tree_util.flatten_with_path(out)[0]:
+        if not _valid_output(leaf):
+            where = f"output {tree_util.keystr(path)}" if path else "its output"
+            desc = (f"an array of dtype {leaf.dtype}" if isinstance(leaf, (np.ndarray, np.generic))
+                    else f"a {type(leaf).__name__} ({leaf!r:.60})")
+            raise InputError(f"{what}: the function returned {desc} as {where}; outputs (and aux "
+                             "values) must be arrays or numbers of boolean, integer or floating-point "
+                             "dtype. Return other values outside the transformed function")
+
+
 def _run(compiled, program: Program, leaves):
     if _trace._trace_stack or any(isinstance(x, Tracer) for x in leaves):
         return eval_program(program, leaves)  # inline into the enclosing trace
-    return compiled(*leaves)
+    return _unaliased(compiled(*leaves), program.consts)
+
+
+def _unaliased(outs, consts):
+    """Copy the outputs that share memory with a captured constant (an array
+    from the user's closure or globals, returned as it is), so that writing
+    into a result never changes the caller's arrays."""
+    arrays = [c for c in consts if isinstance(c, np.ndarray)]
+    if not arrays:
+        return outs
+    return [np.array(o, copy=True) if isinstance(o, np.ndarray)
+            and any(np.may_share_memory(o, c) for c in arrays) else o for o in outs]
 
 
 # ----------------------------------------------------------------------------- grad
@@ -152,7 +194,8 @@ def _scalar_check(what, aval, out_def, has_aux):
             f"{what}: the function must return a floating-point scalar{' (first of (value, aux))' if has_aux else ''}"
             f" to be differentiated, got {aval}"
             + (". Reduce it first (e.g. .sum() or .mean())" if aval.shape else
-               ". Cast integer results with .astype(float)"))
+               ". Cast integer and boolean results with .astype(float)" if aval.dtype.kind in "biu" else
+               ""))
 
 
 def value_and_grad(fun, argnums=0, has_aux: bool = False, backend: str | None = None, *,
@@ -302,7 +345,10 @@ def vjp(fun, *primals, has_aux: bool = False, backend: str | None = None):
                 raise InputError(f"vjp_fn: cotangent of shape {tuple(np.shape(c))} for an output {a}")
             cts.append(c)
         unknown = iter(_run(bwd_c, bwd_p, list(residuals) + cts))
-        known = iter(known_grads)
+        # gradients that do not depend on the cotangent were computed by the
+        # forward pass: hand out a fresh copy on every call
+        known = iter(known_grads) if _trace._trace_stack else (
+            np.array(g, copy=True) if isinstance(g, np.ndarray) else g for g in known_grads)
         flat = [next(known) if k else next(unknown) for k in grad_known]
         flat_iter = iter(flat)
         full = []
@@ -324,11 +370,15 @@ def vjp(fun, *primals, has_aux: bool = False, backend: str | None = None):
 def make_ir(fun, static_argnums=()):
     """Return a function that traces ``fun`` on its arguments and returns the
     Program (print it to read it), like ``jax.make_jaxpr``."""
-    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    static = (static_argnums,) if isinstance(static_argnums, numbers.Integral) else tuple(static_argnums)
 
     @functools.wraps(fun)
     def make_ir_f(*args, **kwargs):
-        statics = {i: args[i] for i in static}
+        for i in static:
+            if not isinstance(i, numbers.Integral) or not -len(args) <= i < len(args):
+                raise InputError(f"make_ir: static_argnums={static_argnums!r} but the function was called "
+                                 f"with {len(args)} positional argument{'s' if len(args) != 1 else ''}")
+        statics = {int(i) % len(args): args[i] for i in static}
         dyn_args = tuple(a for i, a in enumerate(args) if i not in statics)
         leaves, treedef, _ = _flatten_args(dyn_args, kwargs, "make_ir")
 

@@ -21,7 +21,8 @@ def _internal(filename: str) -> bool:
         import numpy
 
         _NUMPY_DIR = os.path.dirname(os.path.abspath(numpy.__file__))
-    return (filename.startswith(_PACKAGE_DIR) or filename.startswith(_NUMPY_DIR)
+    # compare whole directory names: /src/funcgrad_demo/train.py is user code
+    return (filename.startswith(_PACKAGE_DIR + os.sep) or filename.startswith(_NUMPY_DIR + os.sep)
             or filename.startswith("<frozen"))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as _np
 
+from ..core.ir import ShapedArray as _ShapedArray
 from ..core.trace import Tracer as _Tracer
 from ..errors import UnsupportedError as _UnsupportedError
 from . import _core
@@ -73,11 +74,21 @@ def _install_tracer_methods():
     T.reshape = reshape
     T.transpose = transpose
     T.astype = lambda self, dtype, copy=True: c.astype(self, dtype)
-    T.sum = lambda self, axis=None, dtype=None, out=None, keepdims=False: c.sum(self, axis, dtype, out, keepdims)
+    T.sum = lambda self, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None: c.sum(
+        self, axis, dtype, out, keepdims, initial, where)
     T.mean = lambda self, axis=None, dtype=None, out=None, keepdims=False: c.mean(self, axis, dtype, out, keepdims)
     T.prod = lambda self, axis=None, dtype=None, out=None, keepdims=False: c.prod(self, axis, dtype, out, keepdims)
-    T.max = lambda self, axis=None, out=None, keepdims=False: c.max(self, axis, out, keepdims)
-    T.min = lambda self, axis=None, out=None, keepdims=False: c.min(self, axis, out, keepdims)
+    def _extremum(reduce, combine):
+        def method(self, axis=None, out=None, keepdims=False, initial=None, where=None):
+            if where is not None:
+                raise _UnsupportedError(f"{reduce.__name__}: the where= argument is not supported on "
+                                        f"traced arrays (called on {self.aval})")
+            r = reduce(self, axis, out, keepdims)
+            return r if initial is None else combine(r, initial)
+        return method
+
+    T.max = _extremum(c.max, c.maximum)
+    T.min = _extremum(c.min, c.minimum)
     T.any = lambda self, axis=None, out=None, keepdims=False: c.any(self, axis, out, keepdims)
     T.all = lambda self, axis=None, out=None, keepdims=False: c.all(self, axis, out, keepdims)
     T.var = lambda self, axis=None, dtype=None, out=None, ddof=0, keepdims=False: c.var(
@@ -96,6 +107,9 @@ def _install_tracer_methods():
     T.round = lambda self, decimals=0: c.round(self, decimals)
     T.take = lambda self, indices, axis=None: c.take(self, indices, axis)
     T.cumsum = lambda self, axis=None, dtype=None: c.cumsum(self, axis, dtype)
+    T.repeat = lambda self, repeats, axis=None: c.repeat(self, repeats, axis)
+    T.__divmod__ = lambda self, other: (c.floor_divide(self, other), c.remainder(self, other))
+    T.__rdivmod__ = lambda self, other: (c.floor_divide(other, self), c.remainder(other, self))
 
     def item(self, *args):
         self._concrete_error(".item()", "Return the array from the function to read its value.")
@@ -128,24 +142,39 @@ _UFUNC_REDUCE = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": 
                  "logical_and": "all", "logical_or": "any"}
 
 
+def _describe_args(args):
+    """``f64[2,3], float`` for an error message: avals of arrays, types of the rest."""
+    out = []
+    for a in args[:3]:
+        if isinstance(a, _Tracer):
+            out.append(str(a.aval))
+        elif isinstance(a, (_np.ndarray, _np.generic)):
+            out.append(str(_ShapedArray(a.shape, a.dtype)))
+        else:
+            out.append(type(a).__name__)
+    return ", ".join(out) + (", ..." if len(args) > 3 else "")
+
+
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     name = ufunc.__name__
+    called_on = f" (called on {_describe_args(inputs)})"
     if kwargs.get("out") is not None:
         raise _UnsupportedError(f"numpy.{name}: the out= argument is not supported on traced arrays "
-                                "(arrays are immutable)")
+                                f"(arrays are immutable){called_on}")
     kwargs.pop("out", None)
     if method == "__call__":
         target = _UFUNCS.get(name)
         if target is None:
-            raise _UnsupportedError(f"numpy.{name} is not supported on traced arrays by funcgrad")
+            raise _UnsupportedError(f"numpy.{name} is not supported on traced arrays by funcgrad{called_on}")
         for k in ("dtype", "casting", "order", "subok", "where", "signature"):
             if k in kwargs and kwargs[k] is not None and not (k == "where" and kwargs[k] is True):
-                raise _UnsupportedError(f"numpy.{name}: the {k}= argument is not supported on traced arrays")
+                raise _UnsupportedError(f"numpy.{name}: the {k}= argument is not supported on traced "
+                                        f"arrays{called_on}")
         return getattr(_core, target)(*inputs)
     if method == "reduce" and name in _UFUNC_REDUCE:
         axis = kwargs.get("axis", 0)
         return getattr(_core, _UFUNC_REDUCE[name])(inputs[0], axis=axis, keepdims=kwargs.get("keepdims", False))
-    raise _UnsupportedError(f"numpy.{name}.{method} is not supported on traced arrays by funcgrad")
+    raise _UnsupportedError(f"numpy.{name}.{method} is not supported on traced arrays by funcgrad{called_on}")
 
 
 _FUNCTION_ALIASES = {"amax": "max", "amin": "min", "round_": "round", "around": "round",
@@ -164,7 +193,7 @@ def _array_function(self, func, types, args, kwargs):
         module = getattr(func, "__module__", "numpy") or "numpy"
         module = "numpy" if module.startswith("numpy._core") or module == "numpy" else module
         raise _UnsupportedError(f"{module}.{name} is not supported on traced arrays by funcgrad "
-                                f"(called on {', '.join(str(getattr(a, 'aval', type(a).__name__)) for a in args[:3])})")
+                                f"(called on {_describe_args(args)})")
     return impl(*args, **kwargs)
 
 

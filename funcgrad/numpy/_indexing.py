@@ -9,11 +9,13 @@ value-dependent shape and are refused with a pointer to ``where``.
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import primitives as P
 from ..core.trace import Tracer, aval_of
-from ..errors import ShapeError, UnsupportedError
+from ..errors import DtypeError, ShapeError, UnsupportedError
 from . import _core as fnp
 
 
@@ -25,47 +27,64 @@ def _is_array_index(k):
     return False
 
 
-def _expand_key(key, ndim):
+def _is_bool_mask(k):
+    return isinstance(k, (np.ndarray, list)) and np.asarray(k).dtype == bool
+
+
+def _expand_key(key, shape):
+    ndim = len(shape)
     if not isinstance(key, tuple):
         key = (key,)
+    n_ellipsis = sum(1 for k in key if k is Ellipsis)
+    if n_ellipsis > 1:
+        raise ShapeError("indexing: an index can only have a single ellipsis ('...')")
+    # the axes of x each entry consumes (a boolean mask: as many as it has dimensions)
+    consumed = [0 if k is None or k is Ellipsis else np.ndim(k) if _is_bool_mask(k) else 1 for k in key]
+    used = sum(consumed)
+    if used > ndim:
+        raise ShapeError(f"indexing: too many indices for an array of {ndim} dimensions ({used} given)")
     out = []
-    for k in key:
-        if isinstance(k, (np.ndarray, list)) and np.asarray(k).dtype == bool:
-            mask = np.asarray(k)
-            out.extend(np.nonzero(mask))  # one integer index per mask axis
+    axis = 0
+    ellipsis_at = None
+    for k, n in zip(key, consumed):
+        if k is Ellipsis:
+            ellipsis_at = len(out)
+            out.extend([slice(None)] * (ndim - used))
+            axis += ndim - used
             continue
-        if isinstance(k, Tracer) and k.dtype == bool:
+        if _is_bool_mask(k):
+            mask = np.asarray(k)
+            if mask.ndim == 0:
+                raise UnsupportedError("indexing with a 0-d boolean array is not supported")
+            if mask.shape != shape[axis:axis + n]:
+                raise ShapeError(f"indexing: boolean index of shape {mask.shape} does not match the indexed "
+                                 f"array's axes {tuple(range(axis, axis + n))} of shape {shape[axis:axis + n]}")
+            out.extend(np.nonzero(mask))  # one integer index per mask axis
+        elif isinstance(k, Tracer) and k.dtype == bool:
             raise UnsupportedError(
                 f"indexing with a traced boolean mask {k.aval}: the result's shape would depend on the "
                 "mask's values. Use funcgrad.numpy.where(mask, x, 0) (or a sum weighted by the mask) instead")
-        out.append(k)
-    n_ellipsis = sum(1 for k in out if k is Ellipsis)
-    if n_ellipsis > 1:
-        raise ShapeError("indexing: an index can only have a single ellipsis ('...')")
-    used = sum(1 for k in out if k is not None and k is not Ellipsis)
-    if used > ndim:
-        raise ShapeError(f"indexing: too many indices for an array of {ndim} dimensions ({used} given)")
-    if n_ellipsis:
-        i = next(i for i, k in enumerate(out) if k is Ellipsis)
-        out[i:i + 1] = [slice(None)] * (ndim - used)
-    else:
+        else:
+            out.append(k)
+        axis += n
+    if not n_ellipsis:
         out += [slice(None)] * (ndim - used)
-    return out
+    return out, ellipsis_at
 
 
 def getitem(x, key):
     x = fnp.asarray(x)
     shape = aval_of(x).shape
-    key = _expand_key(key, len(shape))
+    key, ellipsis_at = _expand_key(key, shape)
     if any(_is_array_index(k) for k in key):
-        return _advanced(x, key)
+        return _advanced(x, key, ellipsis_at)
     return _basic(x, key)
 
 
-def _check_int(k, n, axis):
-    k = int(k)
+def _check_int(k, n, axis, aval):
+    k = operator.index(k)  # NumPy refuses floats (x[1.5]) with an IndexError
     if not -n <= k < n:
-        raise ShapeError(f"indexing: index {k} is out of bounds for axis {axis} with size {n}")
+        raise ShapeError(f"indexing {aval}: index {k} is out of bounds for axis {axis} with size {n}")
     return k % n
 
 
@@ -96,11 +115,13 @@ def _basic(x, key):
             new_shape.append(length)
         else:
             if isinstance(k, (bool, np.bool_)):
-                raise UnsupportedError("indexing with a Python bool is not supported")
+                raise UnsupportedError(f"indexing {aval_of(x)} with a Python bool is not supported")
             try:
-                i = _check_int(k, n, axis)
+                i = _check_int(k, n, axis, aval_of(x))
             except TypeError:
-                raise UnsupportedError(f"indexing: unsupported index {k!r} of type {type(k).__name__}") from None
+                raise DtypeError(f"indexing {aval_of(x)}: only integers, slices (`:`), ellipsis (`...`), None "
+                                 "and integer or boolean arrays are valid indices, got "
+                                 f"{k!r:.40} of type {type(k).__name__}") from None
             starts.append(i)
             limits.append(i + 1)
             strides.append(1)
@@ -111,10 +132,13 @@ def _basic(x, key):
     return P.reshape(out, tuple(new_shape))
 
 
-def _advanced(x, key):
+def _advanced(x, key, ellipsis_at=None):
     if any(k is None for k in key):
-        raise UnsupportedError("indexing: combining None (newaxis) with integer-array indices is not "
-                               "supported; index first, then use expand_dims")
+        # a new axis of size 1, then indexed by a full slice: a slice between
+        # integer-array indices separates them, exactly as None does in NumPy
+        dims = iter(aval_of(x).shape)
+        x = P.reshape(x, tuple(1 if k is None else next(dims) for k in key))
+        key = [slice(None) if k is None else k for k in key]
     # 1. basic slices on the other axes (kept, not squeezed)
     slice_key = tuple(k if isinstance(k, slice) else slice(None) for k in key)
     x = _basic(x, slice_key)
@@ -147,6 +171,8 @@ def _advanced(x, key):
     out = P.take(folded, flat, 0)
     # 4. NumPy keeps the result's index axes in place when the indexed axes are adjacent
     contiguous = adv_axes == list(range(adv_axes[0], adv_axes[0] + len(adv_axes)))
+    if ellipsis_at is not None and adv_axes[0] < ellipsis_at <= adv_axes[-1]:
+        contiguous = False  # NumPy: an ellipsis between them separates them, even an empty one
     if contiguous and adv_axes[0] > 0:
         nb, first = len(bshape), adv_axes[0]
         nrest = len(rest)
