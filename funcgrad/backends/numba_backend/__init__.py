@@ -37,6 +37,8 @@ from numba import njit
 from funcgrad.backends.numba_backend.blas import gemm_f32, gemm_f64, gemm_loops
 from funcgrad.backends.numba_backend.scalar import (fmax, fmin, sign, logistic, rint,
     remainder_float, remainder_int, floordiv_float, floordiv_int)
+from funcgrad.backends.numba_backend.fastmath import (exp_f32, exp_f64, expm1_f32, expm1_f64,
+    log_f32, log_f64, log1p_f32, log1p_f64, tanh_f32, tanh_f64, logistic_f32, logistic_f64)
 
 '''
 
@@ -71,7 +73,7 @@ def _versions_key() -> str:
     from ... import __version__
     here = os.path.dirname(__file__)
     own = hashlib.sha256()
-    for f in ("codegen.py", "blas.py", "scalar.py"):
+    for f in ("codegen.py", "blas.py", "scalar.py", "fastmath.py"):
         with open(os.path.join(here, f), "rb") as fh:
             own.update(fh.read())
     return f"{__version__}|{numba.__version__}|{np.__version__}|{llvmlite.__version__}|{own.hexdigest()}"

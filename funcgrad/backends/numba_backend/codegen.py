@@ -35,6 +35,11 @@ ELEMENTWISE = {
 }
 REDUCTIONS = {"reduce_sum", "reduce_max", "reduce_min", "reduce_prod"}
 
+# Primitives with branch-free implementations in fastmath.py that LLVM vectorizes
+# (libm's scalar calls do not vectorize).
+FASTMATH = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "tanh": "tanh",
+            "logistic": "logistic"}
+
 MAX_FUSED = 64      # equations in one fused loop body (LLVM's cost is superlinear in a block's size)
 CHUNK_EQNS = 200    # equations in one generated function, for large programs
 
@@ -391,7 +396,10 @@ class CodeGenerator:
             "atan2": f"np.arctan2({a}, {b})", "lt": f"{a} < {b}", "le": f"{a} <= {b}",
             "gt": f"{a} > {b}", "ge": f"{a} >= {b}", "eq": f"{a} == {b}", "ne": f"{a} != {b}",
         }
-        if name in simple:
+        sfx = {"float32": "f32", "float64": "f64"}.get(in_dt.name)
+        if name in FASTMATH and sfx:
+            expr = f"{FASTMATH[name]}_{sfx}({a})"   # vectorizable, <= 2 ulp (fastmath.py)
+        elif name in simple:
             expr = simple[name]
         elif name == "rem":
             expr = f"remainder_{'float' if in_dt.kind == 'f' else 'int'}({a}, {b})"
