@@ -1,10 +1,11 @@
 """The user-facing transformations: grad, value_and_grad, vjp, make_ir.
 
-Each flattens its arguments (pytrees) into leaves, traces the function once
-per input signature (structure, shapes, dtypes) into a Program, transforms
-the Program, and runs it with a backend. Signatures are cached per function,
-so the Python function runs once per signature, as with ``jax.jit``:
-values captured from globals or closures are read when it is traced.
+Each flattens its arguments (pytrees) into leaves, traces the function into a
+Program, transforms the Program, and runs it with a backend. As ``jax.grad``,
+they trace on every call, so values read from globals and closures are
+current; the transformed and compiled program is cached by the traced
+program's structure (``fingerprint``), with those values passed as inputs.
+``funcgrad.jit`` caches by signature instead and skips tracing.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from . import tree as tree_util
 from .backends import get_backend
 from .backends.interpreter import eval_program
 from .core import trace as _trace
-from .core.ir import Program, ShapedArray
+from .core.ir import Program, ShapedArray, Var
 from .core.trace import Tracer, trace_flat
 from .errors import InputError
 from .primitives import stop_gradient as _stop_gradient_leaf
@@ -182,6 +183,34 @@ def _unaliased(outs, consts):
             and any(np.may_share_memory(o, c) for c in arrays) else o for o in outs]
 
 
+# ----------------------------------------------------------------------------- structure
+
+def constants_as_inputs(program: Program) -> Program:
+    """``program`` with its captured constants as leading inputs, so that its
+    transformed and compiled forms serve every value of those constants."""
+    return Program(list(program.const_vars) + list(program.in_vars), [], [], program.eqns,
+                   program.out_atoms)
+
+
+def fingerprint(program: Program) -> tuple:
+    """A hashable key equal for programs that differ only in the values of
+    their captured constants (variables numbered by position)."""
+    index = {}
+    rows = [tuple(v.aval for v in program.const_vars), tuple(v.aval for v in program.in_vars)]
+    for v in list(program.const_vars) + list(program.in_vars):
+        index[v] = len(index)
+
+    def atom(a):
+        return index[a] if type(a) is Var else (a.aval.dtype.str, a.value.tobytes())
+
+    for e in program.eqns:
+        rows.append((e.primitive.name, tuple(e.params.items()), tuple(atom(a) for a in e.inputs)))
+        for o in e.outputs:
+            index[o] = len(index)
+    rows.append(tuple(atom(a) for a in program.out_atoms))
+    return tuple(rows)
+
+
 # ----------------------------------------------------------------------------- grad
 
 class _GradEntry:
@@ -224,9 +253,14 @@ def value_and_grad(fun, argnums=0, has_aux: bool = False, backend: str | None = 
                                  f"an array of dtype {leaves[j].dtype} (shape {tuple(leaves[j].shape)}); "
                                  "only floating-point inputs have gradients. Pass integer inputs "
                                  "through other argnums, or cast them with .astype(float)")
-        key = ("vg", treedef, _avals(leaves), wrt, has_aux, backend_name)
-        entry = _cache.get(fun, key, lambda: _build_grad(fun, treedef, leaves, wrt, has_aux, compile_fn, what))
-        outs = _run(entry.compiled, entry.program, leaves)
+        # Trace on every call, as jax.grad does, so that values the function reads
+        # from globals and closures are current; the transformed and compiled
+        # program is cached by the traced program's structure, with those
+        # values passed in as inputs.
+        program, out_def = _trace_user(fun, treedef, _avals(leaves), what)
+        key = ("vg", fingerprint(program), out_def, wrt, has_aux, backend_name)
+        entry = _cache.get(fun, key, lambda: _build_grad(program, out_def, wrt, has_aux, compile_fn, what))
+        outs = _run(entry.compiled, entry.program, list(program.consts) + list(leaves))
         n_out = entry.out_tree.num_leaves
         out = tree_util.unflatten(entry.out_tree, outs[:n_out])
         flat_grads = outs[n_out:]
@@ -241,8 +275,7 @@ def value_and_grad(fun, argnums=0, has_aux: bool = False, backend: str | None = 
     return value_and_grad_f
 
 
-def _build_grad(fun, treedef, leaves, wrt, has_aux, compile_fn, what):
-    program, out_def = _trace_user(fun, treedef, _avals(leaves), what)
+def _build_grad(program, out_def, wrt, has_aux, compile_fn, what):
     if has_aux:
         if out_def.node_type not in (tuple, list) or len(out_def.children) != 2:
             raise InputError(f"{what}: with has_aux=True the function must return a pair (value, aux), "
@@ -257,12 +290,15 @@ def _build_grad(fun, treedef, leaves, wrt, has_aux, compile_fn, what):
 
     seed = np.ones((), value_aval.dtype)
     n_out = len(program.out_atoms)
+    closed = constants_as_inputs(program)
+    n_consts = len(program.const_vars)
+    wrt = tuple(n_consts + j for j in wrt)
 
     def grad_fun(*xs):
-        outs, grads = backward_pass(program, xs, wrt, [seed] + [None] * (n_out - 1))
+        outs, grads = backward_pass(closed, xs, wrt, [seed] + [None] * (n_out - 1))
         return outs + grads
 
-    grad_program = trace_flat(grad_fun, program.in_avals)
+    grad_program = trace_flat(grad_fun, closed.in_avals)
     entry = _GradEntry()
     entry.program = grad_program
     entry.compiled = compile_fn(grad_program)
@@ -297,10 +333,14 @@ def vjp(fun, *primals, has_aux: bool = False, backend: str | None = None):
     leaves, treedef, paths = _flatten_args(primals, {}, what)
     ranges = _leaf_ranges(primals)
     wrt = tuple(j for j, x in enumerate(leaves) if x.dtype.kind == "f")
-    key = ("vjp", treedef, _avals(leaves), has_aux, backend)
+    traced, out_def = _trace_user(fun, treedef, _avals(leaves), what)
+    key = ("vjp", fingerprint(traced), out_def, has_aux, backend)
+    n_consts = len(traced.consts)
+    consts = list(traced.consts)
 
     def build():
-        program, out_def = _trace_user(fun, treedef, _avals(leaves), what)
+        program = constants_as_inputs(traced)
+        wrt_c = tuple(n_consts + j for j in wrt)
         if has_aux:
             if out_def.node_type not in (tuple, list) or len(out_def.children) != 2:
                 raise InputError(f"{what}: with has_aux=True the function must return (out, aux)")
@@ -313,7 +353,7 @@ def vjp(fun, *primals, has_aux: bool = False, backend: str | None = None):
         def joint(*xs):
             prim, cts = xs[:n_in], xs[n_in:]
             ct_list = [c if a.dtype.kind == "f" else None for c, a in zip(cts, ct_avals)]
-            outs, grads = backward_pass(program, prim, wrt, ct_list + [None] * (len(program.out_atoms) - n_main))
+            outs, grads = backward_pass(program, prim, wrt_c, ct_list + [None] * (len(program.out_atoms) - n_main))
             return outs + grads
 
         joint_program = trace_flat(joint, list(program.in_avals) + list(ct_avals))
@@ -325,7 +365,7 @@ def vjp(fun, *primals, has_aux: bool = False, backend: str | None = None):
                 known_out[n_outs:], ct_avals)
 
     fwd_c, fwd_p, bwd_c, bwd_p, out_def, n_main, grad_known, ct_avals = _cache.get(fun, key, build)
-    res = _run(fwd_c, fwd_p, leaves)
+    res = _run(fwd_c, fwd_p, consts + list(leaves))
     n_outs = out_def.num_leaves
     n_known_grads = sum(grad_known)
     outs = res[:n_outs]

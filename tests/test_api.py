@@ -496,3 +496,24 @@ def test_vjp_fn_results_independent_between_calls():
     gx2, gy2 = vjp_fn(np.ones(2))
     np.testing.assert_array_equal(gy2, np.zeros(3))
     np.testing.assert_array_equal(gx2, [2.0, 2.0])
+
+
+_SCALE = np.array([1.0, 2.0])
+
+
+def test_grad_reads_globals_at_each_call_like_jax_grad():
+    """A rebound global (a new minibatch, say) is used: grad traces on every
+    call and reuses the transformed program when only values changed."""
+    global _SCALE
+
+    def f(w):
+        return fnp.sum(w * _SCALE)
+
+    g = fg.grad(f)
+    np.testing.assert_array_equal(g(np.ones(2)), [1.0, 2.0])
+    _SCALE = np.array([3.0, 5.0])
+    np.testing.assert_array_equal(g(np.ones(2)), [3.0, 5.0])
+    out, vjp_fn = fg.vjp(f, np.ones(2))
+    np.testing.assert_allclose(out, 8.0)
+    np.testing.assert_array_equal(vjp_fn(1.0)[0], [3.0, 5.0])
+    _SCALE = np.array([1.0, 2.0])

@@ -229,3 +229,19 @@ def test_large_programs_split_into_chunk_functions(monkeypatch):
     np.testing.assert_allclose(v, rv, rtol=1e-12)
     for k in params:
         np.testing.assert_allclose(g[k], rg[k], rtol=1e-12, atol=1e-12)
+
+
+def test_new_closure_values_reuse_the_compiled_program():
+    from funcgrad.backends import numba_backend as nb
+
+    def make(c):
+        return lambda w: fnp.sum(fnp.tanh(w) * c)
+
+    w = RNG.normal(size=(4,))
+    c1, c2 = RNG.normal(size=(4,)), RNG.normal(size=(4,))
+    g1 = fg.grad(make(c1), backend="numba")(w)
+    n = len(nb._modules)
+    g2 = fg.grad(make(c2), backend="numba")(w)
+    assert len(nb._modules) == n                    # same structure: no new compile
+    np.testing.assert_allclose(g1, c1 * (1 - np.tanh(w) ** 2), rtol=1e-12)
+    np.testing.assert_allclose(g2, c2 * (1 - np.tanh(w) ** 2), rtol=1e-12)
