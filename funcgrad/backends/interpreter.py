@@ -37,8 +37,11 @@ def eval_program(program: Program, args, consts=None) -> list:
 
 
 def compile_program(program: Program):
+    captured = [c for c in program.consts if isinstance(c, np.ndarray)]
+
     def run(*args):
-        return [_fresh(o, args) for o in eval_program(program, args)]
+        inputs = list(args) + captured
+        return [_fresh(o, inputs) for o in eval_program(program, args)]
     return run
 
 

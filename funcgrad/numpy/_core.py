@@ -297,7 +297,9 @@ def where(condition, x=None, y=None):
     return P.select(_to_bool(condition), x, y)
 
 
-def clip(a, a_min=None, a_max=None):
+def clip(a, a_min=None, a_max=None, *, min=None, max=None):  # noqa: A002 - NumPy 2's keywords
+    a_min = min if a_min is None else a_min
+    a_max = max if a_max is None else a_max
     if a_min is None and a_max is None:
         raise ShapeError("clip: one of a_min and a_max must be given")
     out = a
