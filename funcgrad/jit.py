@@ -53,13 +53,17 @@ class Lowered:
 
 
 _ARRAY_TYPES = (np.ndarray, np.generic)
+# Python numbers, typed as the slow path types them (np.asarray's defaults)
+_PY_SIGNATURES = {float: ((), np.dtype(np.float64)), int: ((), np.dtype(np.int64)),
+                  bool: ((), np.dtype(np.bool_))}
 
 
 def _signature(leaves):
     """(shape, dtype) of each leaf, or None when a leaf needs the slow path
-    (a Python number, a traced value, or something that is not an array)."""
+    (a traced value, or something that is neither an array nor a number)."""
     try:
-        return tuple([(x.shape, x.dtype) if isinstance(x, _ARRAY_TYPES) else _no_fast() for x in leaves])
+        return tuple([(x.shape, x.dtype) if isinstance(x, _ARRAY_TYPES) else
+                      _PY_SIGNATURES.get(type(x)) or _no_fast() for x in leaves])
     except _NoFast:
         return None
 
