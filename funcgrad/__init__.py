@@ -16,6 +16,13 @@ from .errors import (DtypeError, FuncgradError, InputError, LeakedTracerError, S
 
 __version__ = "0.1.0"
 
-__all__ = ["grad", "value_and_grad", "vjp", "make_ir", "stop_gradient", "jit", "Lowered", "tree", "numpy", "config",
+
+def clear_cache():
+    """Delete funcgrad's on-disk cache of generated and compiled programs."""
+    from .backends.numba_backend import clear_cache as _clear
+
+    _clear()
+
+__all__ = ["grad", "value_and_grad", "vjp", "make_ir", "stop_gradient", "jit", "Lowered", "tree", "numpy", "config", "clear_cache",
            "Program", "ShapedArray", "FuncgradError", "ShapeError", "DtypeError", "InputError",
            "TracerBoolError", "TreeError", "UnsupportedError", "LeakedTracerError", "__version__"]
