@@ -77,7 +77,7 @@ def _no_fast():
 
 
 class _Entry:
-    __slots__ = ("lowered", "out_tree")
+    __slots__ = ("lowered", "out_tree", "unflatten", "flatten")
 
 
 def jit(fun=None, *, static_argnums=(), backend: str | None = "numba"):
@@ -123,26 +123,35 @@ def jit(fun=None, *, static_argnums=(), backend: str | None = "numba"):
             e = _Entry()
             e.lowered = Lowered(program, compile_fn(program), backend or "interpret")
             e.out_tree = out_tree
+            e.unflatten = tree_util.unflattener(out_tree)
+            e.flatten = None
             return e
 
         return _cache.get(fun, key, build), leaves
 
     fast_table: dict = {}
+    last = [None, None]   # the structure seen last, and its specialised flattener
 
     @functools.wraps(fun)
     def jitted(*args, **kwargs):
         # Fast path: a signature seen before, concrete arrays and numbers only.
         sig = None
         if not static and not _trace._trace_stack:
-            leaves, treedef = tree_util.flatten((args, kwargs))
+            tree = (args, kwargs)
+            treedef, flat = last
+            leaves = flat(tree) if flat is not None else None
+            if leaves is None:
+                leaves, treedef = tree_util.flatten(tree)
             sig = _signature(leaves)
             if sig is not None:
                 entry = fast_table.get((treedef, sig))
                 if entry is not None:
-                    outs = entry.lowered.compiled(*leaves)
-                    return tree_util.unflatten(entry.out_tree, outs)
+                    if treedef is not last[0]:
+                        last[0], last[1] = treedef, entry.flatten
+                    return entry.unflatten(entry.lowered.compiled(*leaves))
         entry, leaves = entry_for(args, kwargs)
         if not static and not _trace._trace_stack and sig is not None:
+            entry.flatten = tree_util.flattener(treedef)
             fast_table[(treedef, sig)] = entry
         outs = _run(entry.lowered.compiled, entry.lowered.program, leaves)
         return tree_util.unflatten(entry.out_tree, outs)

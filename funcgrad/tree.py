@@ -297,3 +297,96 @@ def assert_same_structure(a, b, what: str = "trees"):
         if x != y:
             raise TreeError(f"{what}: structures differ at {x or '<root>'} vs {y or '<root>'}: {ta} and {tb}")
     raise TreeError(f"{what}: structures differ ({len(paths_a)} vs {len(paths_b)} leaves): {ta} and {tb}")
+
+
+# ----------------------------------------------------------------------------- specialised code
+
+def _gen_flatten(td: PyTreeDef, expr: str, lines: list, leaves: list, counter: list, env: dict):
+    """Append checks that the value of ``expr`` has structure ``td``; collect
+    leaf expressions."""
+    if td.node_type is None:
+        name = f"v{counter[0]}"
+        counter[0] += 1
+        lines.append(f"{name} = {expr}")
+        lines.append(f"if type({name}) not in LEAF_TYPES: return None")
+        leaves.append(name)
+        return
+    name = f"n{counter[0]}"
+    counter[0] += 1
+    lines.append(f"{name} = {expr}")
+    t = td.node_type
+    tname = f"T{len(env)}"
+    env[tname] = t
+    n = len(td.children)
+    if t is dict:
+        lines.append(f"if type({name}) is not dict or len({name}) != {n}: return None")
+        for key, child in zip(td.aux, td.children):
+            _gen_flatten(child, f"{name}[{key!r}]", lines, leaves, counter, env)
+    elif t is tuple or t is list or _is_namedtuple_class(t):
+        lines.append(f"if type({name}) is not {tname} or len({name}) != {n}: return None")
+        for i, child in enumerate(td.children):
+            _gen_flatten(child, f"{name}[{i}]", lines, leaves, counter, env)
+    elif t is type(None):
+        lines.append(f"if {name} is not None: return None")
+    else:  # a registered class: its own flatten function, and its aux data must match
+        fl, aux = f"F{len(env)}", f"A{len(env)}"
+        env[fl] = _registry[t].flatten
+        env[aux] = td.aux
+        kids = f"k{counter[0]}"
+        counter[0] += 1
+        lines.append(f"if type({name}) is not {tname}: return None")
+        lines.append(f"{kids}, aux_ = {fl}({name})")
+        lines.append(f"if aux_ != {aux} or len({kids}) != {n}: return None")
+        for i, child in enumerate(td.children):
+            _gen_flatten(child, f"{kids}[{i}]", lines, leaves, counter, env)
+
+
+def flattener(td: PyTreeDef):
+    """A function ``tree -> leaves`` specialised to the structure ``td``: it
+    returns None when ``tree`` has another structure (or a leaf that is a
+    container). Straight-line code, several times faster than :func:`flatten`;
+    compiled calls use it for the structure they saw last."""
+    lines, leaves, env = [], [], {"LEAF_TYPES": _leaf_types}
+    try:
+        _gen_flatten(td, "tree", lines, leaves, [0], env)
+    except KeyError:
+        return None
+    body = "\n    ".join(lines + [f"return [{', '.join(leaves)}]"])
+    src = f"def flatten_{id(td)}(tree):\n    try:\n        {body.replace(chr(10) + '    ', chr(10) + '        ')}\n    except (KeyError, IndexError, TypeError):\n        return None\n"
+    exec(compile(src, f"<funcgrad.tree flattener {td}>", "exec"), env)
+    return env[f"flatten_{id(td)}"]
+
+
+def unflattener(td: PyTreeDef):
+    """A function ``leaves -> tree`` specialised to ``td`` (the inverse of
+    :func:`flattener`)."""
+    env: dict = {}
+    counter = [0]
+
+    def build(t: PyTreeDef) -> str:
+        if t.node_type is None:
+            i = counter[0]
+            counter[0] += 1
+            return f"leaves[{i}]"
+        kids = [build(c) for c in t.children]
+        if t.node_type is dict:
+            return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(t.aux, kids)) + "}"
+        if t.node_type is tuple:
+            return "(" + ", ".join(kids) + ("," if len(kids) == 1 else "") + ")"
+        if t.node_type is list:
+            return "[" + ", ".join(kids) + "]"
+        if t.node_type is type(None):
+            return "None"
+        name = f"U{len(env)}"
+        aux = f"A{len(env)}"
+        env[name] = _registry[t.node_type].unflatten if t.node_type in _registry else None
+        env[aux] = t.aux
+        if env[name] is None:  # namedtuple registered lazily
+            _node_kind(t.node_type.__new__(t.node_type, *([None] * len(kids))))
+            env[name] = _registry[t.node_type].unflatten
+        return f"{name}({aux}, [{', '.join(kids)}])"
+
+    expr = build(td)
+    src = f"def unflatten_{id(td)}(leaves):\n    return {expr}\n"
+    exec(compile(src, f"<funcgrad.tree unflattener {td}>", "exec"), env)
+    return env[f"unflatten_{id(td)}"]

@@ -393,3 +393,27 @@ def test_grad_retraces_for_a_new_structure():
     g2 = fg.grad(f)({"a": np.array([1.0, 2.0]), "b": np.array([3.0])})
     assert list(g1) == ["a"] and list(g2) == ["a", "b"]
     np.testing.assert_allclose(g2["b"], [6.0])
+
+
+def test_specialised_flattener_and_unflattener_agree_with_flatten():
+    import collections
+    import dataclasses
+
+    P = collections.namedtuple("P", "a b")
+
+    @tree.register_dataclass
+    @dataclasses.dataclass
+    class Layer:
+        w: object
+        b: object
+
+    value = ({"W": np.ones(2), "layers": [Layer(np.zeros(1), 1.5), None]}, P(np.arange(3), (2.0,)))
+    leaves, td = tree.flatten(value)
+    flat = tree.flattener(td)
+    assert [id(x) for x in flat(value)] == [id(x) for x in leaves]
+    rebuilt = tree.unflattener(td)(leaves)
+    assert tree.structure(rebuilt) == td
+    # another structure: the specialised flattener declines instead of guessing
+    assert flat(({"W": np.ones(2), "layers": [None, None]}, P(np.arange(3), (2.0,)))) is None
+    assert flat(({"W": np.ones(2), "extra": 1, "layers": [Layer(0, 1), None]}, P(1, (2.0,)))) is None
+    assert flat(({"W": [1.0], "layers": [Layer(0, 1), None]}, P(1, (2.0,)))) is None
