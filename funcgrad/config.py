@@ -7,8 +7,14 @@ at run time (``funcgrad.config.default_backend = "interpret"``).
   program's first calls run in the NumPy interpreter while Numba compiles it
   on a background thread, then calls switch to the compiled code, so no call
   waits on a compile; ``"sync"``: the first call compiles and waits.
+- ``max_compiled_eqns`` (``FUNCGRAD_MAX_COMPILED_EQNS``, default 2500): programs
+  with more equations are not compiled with Numba (whose compile time is about
+  6 ms per equation here) but run on the interpreter, an executor of NumPy's
+  precompiled kernels: no compile at all, and for such long elementwise chains
+  within 20% of the compiled code's speed (benchmarks/README.md).
 """
 import os
 
 default_backend: str = os.environ.get("FUNCGRAD_BACKEND", "numba")
 compile_mode: str = os.environ.get("FUNCGRAD_COMPILE", "async")
+max_compiled_eqns: int = int(os.environ.get("FUNCGRAD_MAX_COMPILED_EQNS", "2500"))

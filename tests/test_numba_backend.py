@@ -245,3 +245,15 @@ def test_new_closure_values_reuse_the_compiled_program():
     assert len(nb._modules) == n                    # same structure: no new compile
     np.testing.assert_allclose(g1, c1 * (1 - np.tanh(w) ** 2), rtol=1e-12)
     np.testing.assert_allclose(g2, c2 * (1 - np.tanh(w) ** 2), rtol=1e-12)
+
+
+def test_very_large_programs_run_on_the_interpreter_executor(monkeypatch):
+    monkeypatch.setattr(fg.config, "max_compiled_eqns", 5)
+
+    def f(x):
+        return fnp.sum(fnp.sin(x) * fnp.cos(x) + x * x)
+
+    x = RNG.normal(size=(6,))
+    g = fg.jit(fg.grad(f), backend="numba")
+    np.testing.assert_allclose(g(x), np.cos(2 * x) + 2 * x, rtol=1e-12)
+    assert g.lower(x).source is None          # not compiled: no generated module

@@ -174,6 +174,13 @@ def compile_program(program: Program):
     from ... import config
     from ..interpreter import compile_program as interpret_program
 
+    if len(program.eqns) > config.max_compiled_eqns:
+        # Very large programs: Numba would take minutes; NumPy's kernels need no compile.
+        run = interpret_program(program)
+        run.source = None
+        run.program = program
+        run.wait = lambda: False
+        return run
     source = generated_source(program)
     consts = [_boundary(np.asarray(c)) for c in program.consts]
     scalar_in = [not v.aval.shape for v in program.in_vars]
