@@ -257,3 +257,16 @@ def test_very_large_programs_run_on_the_interpreter_executor(monkeypatch):
     g = fg.jit(fg.grad(f), backend="numba")
     np.testing.assert_allclose(g(x), np.cos(2 * x) + 2 * x, rtol=1e-12)
     assert g.lower(x).source is None          # not compiled: no generated module
+
+
+def test_two_processes_compiling_the_same_entry_at_once(tmp_path):
+    env = dict(os.environ, FUNCGRAD_CACHE_DIR=str(tmp_path), FUNCGRAD_COMPILE="sync")
+    procs = [subprocess.Popen([sys.executable, "-c", _SCRIPT], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        np.testing.assert_allclose(eval(out.splitlines()[0]), _expected_grad(), rtol=1e-12)
+    g, stats = _run_script(tmp_path)      # and the entry they left behind loads
+    np.testing.assert_allclose(g, _expected_grad(), rtol=1e-12)
+    assert "hits 1" in stats
