@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import shutil
+import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -94,6 +95,20 @@ elif variant == "numba":
     step = fg.jit(sgd_step)
 elif variant == "interpret":
     step = fg.jit(sgd_step, backend="interpret")
+elif variant == "jax":
+    import jax
+    import jax.numpy as jnp
+
+    def jax_loss(p, x, y):
+        h = jnp.tanh(x @ p["w1"] + p["b1"])
+        z = h @ p["w2"] + p["b2"]
+        logp = z - jax.nn.logsumexp(z, axis=1, keepdims=True)
+        return -jnp.mean(logp[jnp.arange(y.shape[0]), y])
+
+    @jax.jit
+    def step(p, x, y):
+        value, g = jax.value_and_grad(jax_loss)(p, x, y)
+        return value, jax.tree_util.tree_map(lambda a, b: a - LR * b, p, g)
 elif variant == "numba_floor":   # Numba's own footprint: import it, compile and run a tiny function
     import numba
     @numba.njit
@@ -163,6 +178,12 @@ def main():
                 ("numba", lambda i: {"FUNCGRAD_CACHE_DIR": os.path.join(tmp, f"cold{i}")}),
             'funcgrad jit (interpret)': ("interpret", lambda i: {"FUNCGRAD_CACHE_DIR": warm_dir}),
         }
+        # find_spec, not import: ru_maxrss survives fork+exec on Linux, so importing JAX here
+        # would raise every child's reported peak
+        if importlib.util.find_spec("jax") is not None:   # optional reference
+            variants["JAX jit (optional reference)"] = ("jax", lambda i: {"FUNCGRAD_CACHE_DIR": warm_dir})
+        else:
+            print("JAX: not installed, skipped")
         results = {name: [] for name in variants}
         for i in range(args.repeats):
             for name, (variant, env) in variants.items():       # round-robin
