@@ -214,10 +214,10 @@ def fingerprint(program: Program) -> tuple:
 # ----------------------------------------------------------------------------- grad
 
 class _GradEntry:
-    __slots__ = ("program", "compiled", "out_tree", "n_aux")
+    __slots__ = ("program", "compiled", "out_tree")
 
 
-def _scalar_check(what, aval, out_def, has_aux):
+def _scalar_check(what, aval, has_aux):
     if aval.shape != () or aval.dtype.kind != "f":
         raise InputError(
             f"{what}: the function must return a floating-point scalar{' (first of (value, aux))' if has_aux else ''}"
@@ -286,7 +286,7 @@ def _build_grad(program, out_def, wrt, has_aux, compile_fn, what):
     if value_def.num_leaves != 1 or value_def.node_type is not None:
         raise InputError(f"{what}: the function must return a scalar, got a tree {value_def}")
     value_aval = program.out_avals[0]
-    _scalar_check(what, value_aval, out_def, has_aux)
+    _scalar_check(what, value_aval, has_aux)
 
     seed = np.ones((), value_aval.dtype)
     n_out = len(program.out_atoms)

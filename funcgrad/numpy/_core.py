@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import math
-import numbers
 
 import numpy as np
 
