@@ -12,9 +12,15 @@ at run time (``funcgrad.config.default_backend = "interpret"``).
   6 ms per equation here) but run on the interpreter, an executor of NumPy's
   precompiled kernels: no compile at all, and for such long elementwise chains
   within 20% of the compiled code's speed (benchmarks/README.md).
+- ``parallel`` (``FUNCGRAD_PARALLEL``): ``"auto"`` (default), ``"1"`` or ``"0"``:
+  whether large fused loops (2**17 elements or more) run on several threads.
+  ``auto`` enables it only with Numba's TBB threading layer (``pip install tbb``),
+  which is safe with several calling threads and with ``fork``; the OpenMP and
+  workqueue layers are not, so elsewhere it is opt-in.
 """
 import os
 
 default_backend: str = os.environ.get("FUNCGRAD_BACKEND", "numba")
 compile_mode: str = os.environ.get("FUNCGRAD_COMPILE", "async")
 max_compiled_eqns: int = int(os.environ.get("FUNCGRAD_MAX_COMPILED_EQNS", "2500"))
+parallel: str = os.environ.get("FUNCGRAD_PARALLEL", "auto")

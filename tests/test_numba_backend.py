@@ -270,3 +270,25 @@ def test_two_processes_compiling_the_same_entry_at_once(tmp_path):
     g, stats = _run_script(tmp_path)      # and the entry they left behind loads
     np.testing.assert_allclose(g, _expected_grad(), rtol=1e-12)
     assert "hits 1" in stats
+
+
+@pytest.mark.parametrize("parallel", ["0", "1"])
+def test_parallel_loops_match_the_interpreter(monkeypatch, parallel):
+    from funcgrad.backends.numba_backend import codegen
+
+    monkeypatch.setattr(fg.config, "parallel", parallel)
+    monkeypatch.setattr(codegen, "PARALLEL_MIN_ELEMENTS", 64)
+
+    def f(x, w):
+        # a row reduction (keeps axis 0: parallel) and a full reduction (does not)
+        return fnp.sum(fnp.tanh(x * w) * fnp.exp(-x * x), axis=1).sum() + fnp.max(x * w)
+
+    x = RNG.normal(size=(16, 12))
+    w = np.float64(0.7)
+    step = fg.jit(fg.value_and_grad(f, argnums=(0, 1)))
+    v, g = step(x, w)
+    rv, rg = fg.value_and_grad(f, argnums=(0, 1), backend="interpret")(x, w)
+    np.testing.assert_allclose(v, rv, rtol=1e-12)
+    for a, b in zip(g, rg):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert ("in prange(" in step.lower(x, w).source) == (parallel == "1")

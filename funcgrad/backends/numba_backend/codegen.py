@@ -42,6 +42,7 @@ FASTMATH = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "tan
 
 MAX_FUSED = 64      # equations in one fused loop body (LLVM's cost is superlinear in a block's size)
 CHUNK_EQNS = 200    # equations in one generated function, for large programs
+PARALLEL_MIN_ELEMENTS = 1 << 17   # fused loops this large run on several threads (when enabled)
 
 _RESERVED = {"np", "range", "max", "min", "abs", "int", "float", "len", "fmax", "fmin", "sign"}
 
@@ -80,14 +81,18 @@ class _Writer:
     def __init__(self):
         self.lines: list[str] = []
         self.depth = 1
+        self.parallel = False   # whether the function this writes needs parallel=True
 
     def emit(self, line: str):
         self.lines.append("    " * self.depth + line)
 
-    def open_loops(self, shape, prefix="i"):
+    def open_loops(self, shape, prefix="i", parallel=False):
         for d, n in enumerate(shape):
-            self.emit(f"for {prefix}{d} in range({n}):")
+            loop = "prange" if parallel and d == 0 else "range"
+            self.emit(f"for {prefix}{d} in {loop}({n}):")
             self.depth += 1
+        if parallel:
+            self.parallel = True
 
     def close_loops(self, shape):
         self.depth -= len(shape)
@@ -96,9 +101,10 @@ class _Writer:
 class CodeGenerator:
     """Writes the source of ``def <name>(<consts>, <inputs>): ... return (<outputs>,)``."""
 
-    def __init__(self, program: Program, name: str = "program"):
+    def __init__(self, program: Program, name: str = "program", parallel: bool = False):
         self.program = program
         self.fn_name = name
+        self.parallel = parallel
         self.w = _Writer()
         self.constants: dict[str, str] = {}        # module-level name -> source
         self._literal_names: dict[tuple, str] = {}
@@ -186,7 +192,7 @@ class CodeGenerator:
                 names = [self.name(v) for v in outs]
                 self.w.emit("return (" + ", ".join(names) + ("," if len(names) == 1 else "") + ")")
                 header = f"def {self.fn_name}_part{k}({', '.join(self.name(v) for v in ins)}):"
-                parts.append("\n".join([header] + self.w.lines) + "\n")
+                parts.append((self.w.parallel, "\n".join([header] + self.w.lines) + "\n"))
                 self.w = outer
                 lhs = ", ".join(names) + ("," if len(names) == 1 else "")
                 self.w.emit(f"{lhs} = {self.fn_name}_part{k}({', '.join(self.name(v) for v in ins)})"
@@ -196,8 +202,10 @@ class CodeGenerator:
             self._emit_eqns(0, n)
         self._emit_return()
         header = [f"def {self.fn_name}({', '.join(params)}):"]
-        main = "\n".join(header + self.w.lines) + "\n"
-        return "\n\n".join(("@njit(cache=True, nogil=True)\n" + part) for part in parts + [main])
+        main = (self.w.parallel, "\n".join(header + self.w.lines) + "\n")
+        return "\n\n".join(
+            ("@njit(cache=True, nogil=True, parallel=True)\n" if par else "@njit(cache=True, nogil=True)\n") + part
+            for par, part in parts + [main])
 
     def _emit_eqns(self, lo: int, hi: int):
         eqns = self.program.eqns
@@ -296,7 +304,7 @@ class CodeGenerator:
             elif out in self.outputs or any(c not in member_ids for c in self.consumers[out]):
                 self.alloc(out)
         w.emit(f"# fused: {', '.join(e.primitive.name for _, e in members)}")
-        w.open_loops(shape)
+        w.open_loops(shape, parallel=self._parallel_loop(members, shape))
         for i, eqn in members:
             out = eqn.outputs[0]
             name = eqn.primitive.name
@@ -315,6 +323,17 @@ class CodeGenerator:
             w.open_loops(loop_shape)
             w.emit(body)
             w.close_loops(loop_shape)
+
+    def _parallel_loop(self, members, shape) -> bool:
+        """Split the outer loop across threads when the loop is large and no two
+        iterations of it write the same element (reductions keep axis 0)."""
+        if not self.parallel or shape[0] < 2 or int(np.prod(shape)) < PARALLEL_MIN_ELEMENTS:
+            return False
+        for _, eqn in members:
+            if eqn.primitive.name in REDUCTIONS and (0 in eqn.params["axes"]
+                                                     or not eqn.outputs[0].aval.shape):
+                return False
+        return True
 
     # reductions inside a fused loop
     _INIT = {"reduce_sum": "0", "reduce_prod": "1"}
