@@ -40,6 +40,9 @@ def compile_program(program: Program):
     captured = [c for c in program.consts if isinstance(c, np.ndarray)]
 
     def run(*args):
+        # Python numbers were traced as NumPy's defaults (float64, int64); NumPy 2 would
+        # treat them as weak here, so make them arrays of those dtypes
+        args = [np.asarray(a) if type(a) in (float, int, bool) else a for a in args]
         inputs = list(args) + captured
         return [_fresh(o, inputs) for o in eval_program(program, args)]
     return run
