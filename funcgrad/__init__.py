@@ -8,6 +8,7 @@
 """
 from . import numpy  # noqa: F401  (installs NumPy's operators on traced values)
 from . import config, tree
+from . import optim
 from .api import grad, make_ir, stop_gradient, value_and_grad, vjp
 from .core.ir import Program, ShapedArray
 from .jit import Lowered, jit
@@ -23,6 +24,6 @@ def clear_cache():
 
     _clear()
 
-__all__ = ["grad", "value_and_grad", "vjp", "make_ir", "stop_gradient", "jit", "Lowered", "tree", "numpy", "config", "clear_cache",
+__all__ = ["grad", "value_and_grad", "vjp", "make_ir", "stop_gradient", "jit", "Lowered", "tree", "numpy", "config", "optim", "clear_cache",
            "Program", "ShapedArray", "FuncgradError", "ShapeError", "DtypeError", "InputError",
            "TracerBoolError", "TreeError", "UnsupportedError", "LeakedTracerError", "__version__"]
