@@ -51,10 +51,16 @@ def _as_leaf(x, path, what):
                      "funcgrad.tree.register, or pass other values through a closure)")
 
 
+_PY_NUMBERS = (bool, int, float)
+
+
 def _flatten_args(args, kwargs, what):
+    """Leaves as arrays, the treedef, the leaves' paths, and which leaves were
+    Python numbers (traced as weakly typed, as in JAX)."""
     flat, treedef = tree_util.flatten_with_path((args, kwargs))
     leaves = [_as_leaf(x, _arg_path(p), what) for p, x in flat]
-    return leaves, treedef, [p for p, _ in flat]
+    weak = tuple(type(x) in _PY_NUMBERS for _, x in flat)
+    return leaves, treedef, [p for p, _ in flat], weak
 
 
 def _arg_path(path):
@@ -98,8 +104,10 @@ def _leaf_ranges(args):
     return ranges
 
 
-def _avals(leaves):
-    return tuple(x.aval if isinstance(x, Tracer) else ShapedArray(x.shape, x.dtype) for x in leaves)
+def _avals(leaves, weak=None):
+    weak = weak or (False,) * len(leaves)
+    return tuple(x.aval if isinstance(x, Tracer) else ShapedArray(x.shape, x.dtype, w)
+                 for x, w in zip(leaves, weak))
 
 
 # ----------------------------------------------------------------------------- caching
@@ -244,7 +252,7 @@ def value_and_grad(fun, argnums=0, has_aux: bool = False, backend: str | None = 
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
         single, nums = _normalize_argnums(argnums, len(args), what)
-        leaves, treedef, paths = _flatten_args(args, kwargs, what)
+        leaves, treedef, paths, weak = _flatten_args(args, kwargs, what)
         ranges = _leaf_ranges(args)
         wrt = tuple(j for i in nums for j in range(*ranges[i]))
         for j in wrt:
@@ -257,7 +265,7 @@ def value_and_grad(fun, argnums=0, has_aux: bool = False, backend: str | None = 
         # from globals and closures are current; the transformed and compiled
         # program is cached by the traced program's structure, with those
         # values passed in as inputs.
-        program, out_def = _trace_user(fun, treedef, _avals(leaves), what)
+        program, out_def = _trace_user(fun, treedef, _avals(leaves, weak), what)
         key = ("vg", fingerprint(program), out_def, wrt, has_aux, backend_name)
         entry = _cache.get(fun, key, lambda: _build_grad(program, out_def, wrt, has_aux, compile_fn, what))
         outs = _run(entry.compiled, entry.program, list(program.consts) + list(leaves))
@@ -330,10 +338,10 @@ def vjp(fun, *primals, has_aux: bool = False, backend: str | None = None):
     ``(out, aux)`` and this returns ``(out, vjp_fn, aux)``."""
     what = "vjp"
     compile_fn = get_backend(backend)
-    leaves, treedef, paths = _flatten_args(primals, {}, what)
+    leaves, treedef, paths, weak = _flatten_args(primals, {}, what)
     ranges = _leaf_ranges(primals)
     wrt = tuple(j for j, x in enumerate(leaves) if x.dtype.kind == "f")
-    traced, out_def = _trace_user(fun, treedef, _avals(leaves), what)
+    traced, out_def = _trace_user(fun, treedef, _avals(leaves, weak), what)
     key = ("vjp", fingerprint(traced), out_def, has_aux, backend)
     n_consts = len(traced.consts)
     consts = list(traced.consts)
@@ -420,14 +428,14 @@ def make_ir(fun, static_argnums=()):
                                  f"with {len(args)} positional argument{'s' if len(args) != 1 else ''}")
         statics = {int(i) % len(args): args[i] for i in static}
         dyn_args = tuple(a for i, a in enumerate(args) if i not in statics)
-        leaves, treedef, _ = _flatten_args(dyn_args, kwargs, "make_ir")
+        leaves, treedef, _, weak = _flatten_args(dyn_args, kwargs, "make_ir")
 
         def call(*a, **k):
             it = iter(a)
             full = [statics[i] if i in statics else next(it) for i in range(len(args))]
             return fun(*full, **k)
 
-        program, _ = _trace_user(call, treedef, _avals(leaves), "make_ir")
+        program, _ = _trace_user(call, treedef, _avals(leaves, weak), "make_ir")
         return program
 
     return make_ir_f

@@ -54,8 +54,9 @@ class Lowered:
 
 _ARRAY_TYPES = (np.ndarray, np.generic)
 # Python numbers, typed as the slow path types them (np.asarray's defaults)
-_PY_SIGNATURES = {float: ((), np.dtype(np.float64)), int: ((), np.dtype(np.int64)),
-                  bool: ((), np.dtype(np.bool_))}
+# (weakly typed: the third entry keeps them apart from 0-d arrays of the same dtype)
+_PY_SIGNATURES = {float: ((), np.dtype(np.float64), True), int: ((), np.dtype(np.int64), True),
+                  bool: ((), np.dtype(np.bool_), True)}
 
 
 def _signature(leaves):
@@ -108,8 +109,8 @@ def jit(fun=None, *, static_argnums=(), backend: str | None = "numba"):
 
     def entry_for(args, kwargs):
         statics, dynamic, nargs = split(args)
-        leaves, treedef, _ = _flatten_args(dynamic, kwargs, "jit")
-        key = ("jit", treedef, _avals(leaves), statics, backend)
+        leaves, treedef, _, weak = _flatten_args(dynamic, kwargs, "jit")
+        key = ("jit", treedef, _avals(leaves, weak), statics, backend)
 
         def build():
             static_map = dict(statics)
@@ -119,7 +120,7 @@ def jit(fun=None, *, static_argnums=(), backend: str | None = "numba"):
                 full = [static_map[i] if i in static_map else next(it) for i in range(nargs)]
                 return fun(*full, **kw)
 
-            program, out_tree = _trace_user(call, treedef, _avals(leaves), "jit")
+            program, out_tree = _trace_user(call, treedef, _avals(leaves, weak), "jit")
             e = _Entry()
             e.lowered = Lowered(program, compile_fn(program), backend or "interpret")
             e.out_tree = out_tree

@@ -517,3 +517,23 @@ def test_grad_reads_globals_at_each_call_like_jax_grad():
     np.testing.assert_allclose(out, 8.0)
     np.testing.assert_array_equal(vjp_fn(1.0)[0], [3.0, 5.0])
     _SCALE = np.array([1.0, 2.0])
+
+
+def test_python_number_arguments_are_weakly_typed():
+    """As in JAX: a Python number argument does not upcast float32 arrays,
+    also after arithmetic among weak values (s * 0.5, exp(s))."""
+    x = np.array([1.0, -2.0, 0.5], np.float32)
+
+    def f(w, s):
+        return fnp.sum((w * (s * 0.5)) ** 2 - fnp.exp(s) * w)
+
+    v, (gw, gs) = fg.value_and_grad(f, argnums=(0, 1))(x, 0.3)
+    assert np.asarray(v).dtype == np.float32 and gw.dtype == np.float32
+    s = 0.3
+    np.testing.assert_allclose(gw, 2 * x * (s * 0.5) ** 2 - np.exp(s), rtol=1e-5)
+    np.testing.assert_allclose(gs, np.sum(2 * (x * s * 0.5) * x * 0.5 - np.exp(s) * x), rtol=1e-5)
+    # a NumPy scalar is strongly typed, as in NumPy: the value is float64 (the
+    # gradient keeps its primal's float32)
+    v64, g32 = fg.value_and_grad(f)(x, np.float64(0.3))
+    assert np.asarray(v64).dtype == np.float64 and g32.dtype == np.float32
+    assert fg.jit(lambda w, s: w * s, backend="interpret")(x, 2.5).dtype == np.float32

@@ -292,3 +292,12 @@ def test_parallel_loops_match_the_interpreter(monkeypatch, parallel):
     for a, b in zip(g, rg):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     assert ("in prange(" in step.lower(x, w).source) == (parallel == "1")
+
+
+def test_weak_python_number_arguments_compiled():
+    x = np.array([1.0, -2.0, 0.5], np.float32)
+    step = fg.jit(lambda w, s: w * s - fnp.tanh(w) * (s * 2.0), backend="numba")
+    out = step(x, 0.25)
+    out = step(x, 0.25)                                  # the fast path
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, x * 0.25 - np.tanh(x) * 0.5, rtol=1e-6)

@@ -40,12 +40,14 @@ def dtype_short_name(dtype) -> str:
 class ShapedArray:
     """Abstract value: what tracing knows of an array (shape and dtype)."""
 
-    __slots__ = ("shape", "dtype", "_hash")
+    __slots__ = ("shape", "dtype", "weak_type", "_hash")
 
-    def __init__(self, shape, dtype):
+    def __init__(self, shape, dtype, weak_type: bool = False):
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
-        self._hash = hash((self.shape, self.dtype))
+        # weak: from a Python number; promotes like one (``x32 * s`` stays float32)
+        self.weak_type = bool(weak_type)
+        self._hash = hash((self.shape, self.dtype, self.weak_type))
 
     @property
     def ndim(self) -> int:
@@ -56,7 +58,8 @@ class ShapedArray:
         return int(np.prod(self.shape, dtype=np.int64))
 
     def __eq__(self, other):
-        return isinstance(other, ShapedArray) and self.shape == other.shape and self.dtype == other.dtype
+        return (isinstance(other, ShapedArray) and self.shape == other.shape and self.dtype == other.dtype
+                and self.weak_type == other.weak_type)
 
     def __hash__(self):
         return self._hash

@@ -36,7 +36,21 @@ def _tracing() -> bool:
 
 
 def _is_weak(x) -> bool:
+    """Python numbers, and traced values that came from them, promote weakly."""
+    if isinstance(x, Tracer):
+        return x.aval.weak_type
     return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+
+
+_WEAK_PROXY = {"b": False, "i": 0, "u": 0, "f": 0.0}
+
+
+def _mark_weak(out):
+    """Results of operations whose operands are all weak stay weak (as in JAX)."""
+    if isinstance(out, Tracer) and not out.aval.weak_type:
+        a = out.aval
+        out._var.aval = type(a)(a.shape, a.dtype, True)
+    return out
 
 
 def _dtype(x):
@@ -69,8 +83,9 @@ def _flat(seq):
 
 
 def result_type(*args):
-    """NumPy 2's promotion with Python scalars weak."""
-    return np.result_type(*[a if _is_weak(a) else _dtype(a) for a in args])
+    """NumPy 2's promotion with Python scalars (and values traced from them) weak."""
+    return np.result_type(*[(_WEAK_PROXY[a.dtype.kind] if isinstance(a, Tracer) else a)
+                            if _is_weak(a) else _dtype(a) for a in args])
 
 
 def _promote(*args, dtype=None):
@@ -88,7 +103,7 @@ def _promote(*args, dtype=None):
 def _to_float(x):
     dt = _dtype(x)
     if dt.kind == "f":
-        return x if not _is_weak(x) else np.asarray(x, dtype=np.float64)
+        return x if not _is_weak(x) or isinstance(x, Tracer) else np.asarray(x, dtype=np.float64)
     return _promote(x, dtype=np.float64)[0]
 
 
@@ -96,7 +111,8 @@ def _to_float(x):
 
 def _unary_float(prim_fn, name):
     def f(x):
-        return prim_fn(_to_float(x))
+        out = prim_fn(_to_float(x))
+        return _mark_weak(out) if _is_weak(x) else out
     f.__name__ = name
     f.__doc__ = f"Elementwise ``np.{name}``; integer inputs become float64."
     return f
@@ -184,10 +200,12 @@ def reciprocal(x):
 
 def _binary(prim_fn, name, float_only=False):
     def f(x1, x2):
+        weak = _is_weak(x1) and _is_weak(x2)
         x1, x2 = _promote(x1, x2)
         if float_only and _dtype(x1).kind != "f":
             x1, x2 = _promote(x1, x2, dtype=np.float64)
-        return prim_fn(x1, x2)
+        out = prim_fn(x1, x2)
+        return _mark_weak(out) if weak else out
     f.__name__ = name
     f.__doc__ = f"Elementwise ``np.{name}`` with broadcasting."
     return f
@@ -265,14 +283,17 @@ def isinf(x):
 def power(x1, x2):
     """``x1 ** x2``. A static integer exponent (``x ** 2``) is exact and
     differentiable at negative ``x1``."""
-    if _is_weak(x2) and not isinstance(x2, bool) and float(x2) == int(x2) and _py_abs(x2) <= 64:
-        (x1,) = _promote(x1) if not _is_weak(x1) else _promote(x1, x2)
+    weak = _is_weak(x1) and _is_weak(x2)
+    if (not isinstance(x2, Tracer) and _is_weak(x2) and not isinstance(x2, bool)
+            and float(x2) == int(x2) and _py_abs(x2) <= 64):
+        x1 = _promote(x1, x2)[0] if _is_weak(x1) else _promote(x1)[0]
         n = int(x2)
         if n < 0 and _dtype(x1).kind != "f":
             x1 = _to_float(x1)
         if isinstance(x2, float) and _dtype(x1).kind != "f":
             x1 = _to_float(x1)
-        return P.integer_pow(x1, n)
+        out = P.integer_pow(x1, n)
+        return _mark_weak(out) if weak else out
     x1, x2 = _promote(x1, x2)
     if _dtype(x1).kind != "f":
         if isinstance(x2, np.ndarray) and not isinstance(x1, Tracer):

@@ -144,11 +144,16 @@ def _advanced(x, key, ellipsis_at=None):
     x = _basic(x, slice_key)
     shape = aval_of(x).shape
     adv_axes = [i for i, k in enumerate(key) if not isinstance(k, slice)]
+    raw = [key[i] if isinstance(key[i], Tracer) else np.asarray(key[i]) for i in adv_axes]
+    try:
+        empty = int(np.prod(np.broadcast_shapes(*[fnp.shape(k) for k in raw]))) == 0
+    except ValueError:
+        empty = False  # reported below, with the shapes
     idx_arrays = []
-    for i in adv_axes:
-        k = key[i]
-        if not isinstance(k, Tracer):
-            k = np.asarray(k)
+    for i, k in zip(adv_axes, raw):
+        if empty and not isinstance(k, Tracer):
+            # NumPy reads no element through an empty index set, so checks no bound
+            k = np.zeros(k.shape, np.int64)
         idx_arrays.append(fnp._wrap_indices(k, shape[i], "indexing"))
     try:
         bshape = tuple(np.broadcast_shapes(*[fnp.shape(k) for k in idx_arrays]))

@@ -93,7 +93,8 @@ def backward_pass(program: Program, primals, wrt, cotangents):
             raise InternalError(f"the VJP rule of {prim.name} returned {len(cts_in)} cotangents "
                                 f"for {len(invals)} inputs", location=eqn.source)
         for a, c in zip(eqn.inputs, cts_in):
-            if c is not None and type(a) is Var and a in active and aval_of(c) != a.aval:
+            if (c is not None and type(a) is Var and a in active
+                    and (aval_of(c).shape, aval_of(c).dtype) != (a.aval.shape, a.aval.dtype)):
                 raise InternalError(f"the VJP rule of {prim.name} returned a cotangent {aval_of(c)} "
                                     f"for an input {a.aval}", location=eqn.source)
             accumulate(a, c)
