@@ -12,6 +12,7 @@ from . import optim
 from .api import grad, make_ir, stop_gradient, value_and_grad, vjp
 from .core.ir import Program, ShapedArray
 from .jit import Lowered, jit
+from .control_flow import cond, fori_loop, scan, switch, while_loop
 from .errors import (DtypeError, FuncgradError, InputError, LeakedTracerError, ShapeError,
                      TracerBoolError, TreeError, UnsupportedError)
 
@@ -24,6 +25,6 @@ def clear_cache():
 
     _clear()
 
-__all__ = ["grad", "value_and_grad", "vjp", "make_ir", "stop_gradient", "jit", "Lowered", "tree", "numpy", "config", "optim", "clear_cache",
+__all__ = ["fori_loop", "while_loop", "scan", "cond", "switch", "grad", "value_and_grad", "vjp", "make_ir", "stop_gradient", "jit", "Lowered", "tree", "numpy", "config", "optim", "clear_cache",
            "Program", "ShapedArray", "FuncgradError", "ShapeError", "DtypeError", "InputError",
            "TracerBoolError", "TreeError", "UnsupportedError", "LeakedTracerError", "__version__"]

@@ -212,11 +212,22 @@ def fingerprint(program: Program) -> tuple:
         return index[a] if type(a) is Var else (a.aval.dtype.str, a.value.tobytes())
 
     for e in program.eqns:
-        rows.append((e.primitive.name, tuple(e.params.items()), tuple(atom(a) for a in e.inputs)))
+        rows.append((e.primitive.name, tuple((k, _param_key(v)) for k, v in e.params.items()),
+                     tuple(atom(a) for a in e.inputs)))
         for o in e.outputs:
             index[o] = len(index)
     rows.append(tuple(atom(a) for a in program.out_atoms))
     return tuple(rows)
+
+
+def _param_key(value):
+    """Parameters are hashable, except bodies of control flow (Programs,
+    which hash by identity): those are keyed by their own fingerprint."""
+    if isinstance(value, Program):
+        return ("program", fingerprint(value))
+    if isinstance(value, tuple) and value and isinstance(value[0], Program):
+        return tuple(_param_key(v) for v in value)
+    return value
 
 
 # ----------------------------------------------------------------------------- grad

@@ -183,6 +183,8 @@ def _format_param(v):
 
 
 def pretty_print(program: Program, indent: int = 0) -> str:
+    """The program as text; the bodies of control-flow equations are printed
+    nested under their equation, sharing the variable names."""
     names: dict[Var, str] = {}
     gen = _names()
 
@@ -196,26 +198,42 @@ def pretty_print(program: Program, indent: int = 0) -> str:
     def decl(v: Var) -> str:
         return f"{name(v)}:{v.aval}"
 
-    pad = " " * indent
-    consts = " ".join(decl(v) for v in program.const_vars)
-    ins = " ".join(decl(v) for v in program.in_vars)
-    lines = [f"{pad}{{ lambda {consts + ' ' if consts else ''}; {ins}. let"]
-    rows = []
-    for eqn in program.eqns:
-        lhs = " ".join(decl(v) for v in eqn.outputs)
-        params = ""
-        if eqn.params:
-            params = "[" + ", ".join(f"{k}={_format_param(v)}" for k, v in eqn.params.items()) + "]"
-        rhs = f"{eqn.primitive.name}{params} " + " ".join(name(a) for a in eqn.inputs)
-        rows.append((lhs, rhs.rstrip()))
-    width = max((len(l) for l, _ in rows), default=0)
-    for lhs, rhs in rows:
-        lines.append(f"{pad}    {lhs.ljust(width)} = {rhs}")
-    outs = ", ".join(name(a) for a in program.out_atoms)
-    if len(program.out_atoms) == 1:
-        outs += ","
-    lines.append(f"{pad}  in ({outs}) }}")
-    return "\n".join(lines)
+    def subprograms(params):
+        for k, v in params.items():
+            if isinstance(v, Program):
+                yield k, v
+            elif isinstance(v, tuple) and v and all(isinstance(p, Program) for p in v):
+                for i, p in enumerate(v):
+                    yield f"{k}[{i}]", p
+
+    def block(prog: Program, depth: int) -> list:
+        pad = " " * depth
+        consts = " ".join(decl(v) for v in prog.const_vars)
+        ins = " ".join(decl(v) for v in prog.in_vars)
+        lines = [f"{pad}{{ lambda {consts + ' ' if consts else ''}; {ins}. let"]
+        rows = []
+        for eqn in prog.eqns:
+            lhs = " ".join(decl(v) for v in eqn.outputs)
+            shown = {k: v for k, v in eqn.params.items()
+                     if not isinstance(v, Program) and not (isinstance(v, tuple) and v
+                                                            and isinstance(v[0], Program))}
+            params = "[" + ", ".join(f"{k}={_format_param(v)}" for k, v in shown.items()) + "]" if shown else ""
+            rhs = f"{eqn.primitive.name}{params} " + " ".join(name(a) for a in eqn.inputs)
+            nested = [(k, p) for k, p in subprograms(eqn.params)]
+            rows.append((lhs, rhs.rstrip(), nested))
+        width = max((len(l) for l, _, _ in rows), default=0)
+        for lhs, rhs, nested in rows:
+            lines.append(f"{pad}    {lhs.ljust(width)} = {rhs}")
+            for k, p in nested:
+                lines.append(f"{pad}        {k}:")
+                lines.extend(block(p, depth + 10))
+        outs = ", ".join(name(a) for a in prog.out_atoms)
+        if len(prog.out_atoms) == 1:
+            outs += ","
+        lines.append(f"{pad}  in ({outs}) }}")
+        return lines
+
+    return "\n".join(block(program, indent))
 
 
 # ----------------------------------------------------------------------------- passes

@@ -26,7 +26,7 @@ import numpy as np
 from ...core.ir import Program
 from ...errors import UnsupportedError
 from .. import register_backend
-from .codegen import CodeGenerator, ishape, unsupported
+from .codegen import CodeGenerator, count_eqns, ishape, unsupported
 
 __all__ = ["compile_program", "generated_source", "cache_dir", "clear_cache"]
 
@@ -192,7 +192,7 @@ def compile_program(program: Program):
     from ... import config
     from ..interpreter import compile_program as interpret_program
 
-    if len(program.eqns) > config.max_compiled_eqns:
+    if count_eqns(program) > config.max_compiled_eqns:
         # Very large programs: Numba would take minutes; NumPy's kernels need no compile.
         run = interpret_program(program)
         run.source = None

@@ -25,6 +25,7 @@ from collections import defaultdict
 import numpy as np
 
 from ...core.ir import Literal, Program, Var, _names
+from ...primitives.control import subprograms
 
 ELEMENTWISE = {
     "neg", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
@@ -34,6 +35,7 @@ ELEMENTWISE = {
     "stop_gradient", "broadcast_to", "iota",
 }
 REDUCTIONS = {"reduce_sum", "reduce_max", "reduce_min", "reduce_prod"}
+CONTROL = {"fori_loop", "while_loop", "scan", "switch"}   # bodies emitted inline as loops/branches
 
 # Primitives with branch-free implementations in fastmath.py that LLVM vectorizes
 # (libm's scalar calls do not vectorize).
@@ -109,19 +111,37 @@ class CodeGenerator:
         self.constants: dict[str, str] = {}        # module-level name -> source
         self._literal_names: dict[tuple, str] = {}
         self.names: dict[Var, str] = {}
-        gen = _names()
-        for v in list(program.const_vars) + list(program.in_vars) + [
-                o for e in program.eqns for o in e.outputs]:
+        self.consumers: dict[Var, set] = defaultdict(set)   # var -> equations reading it
+        self.outputs: set[Var] = set()                       # outputs of the program or of a body
+        self._walk(program, _names())
+        self.index = {eqn: i for i, eqn in enumerate(program.eqns)}
+        # 0-d values held in scalar locals rather than 1-element arrays: var -> local's name.
+        # An array copy is made only when an array-consuming equation needs one.
+        self.held: dict[Var, str] = {}
+        self.materialized: set[Var] = set()
+        self._ids = 0
+
+    def _walk(self, program, gen):
+        """Name variables in the order the IR printer does (bodies after their
+        equation), and record consumers and outputs of every (sub)program."""
+        def assign(v):
+            if v in self.names:
+                return
             n = next(gen)
             while keyword.iskeyword(n) or n in _RESERVED:
                 n = next(gen)
             self.names[v] = n
-        self.consumers: dict[Var, set] = defaultdict(set)
-        for i, eqn in enumerate(program.eqns):
+        for v in list(program.const_vars) + list(program.in_vars):
+            assign(v)
+        for eqn in program.eqns:
+            for o in eqn.outputs:
+                assign(o)
             for a in eqn.inputs:
                 if type(a) is Var:
-                    self.consumers[a].add(i)
-        self.outputs = {a for a in program.out_atoms if type(a) is Var}
+                    self.consumers[a].add(eqn)
+            for sub in subprograms(eqn):
+                self._walk(sub, gen)
+        self.outputs.update(a for a in program.out_atoms if type(a) is Var)
 
     # ------------------------------------------------------------------ helpers
     def literal(self, lit: Literal) -> str:
@@ -139,7 +159,37 @@ class CodeGenerator:
             return self.literal(atom)
         if atom in scalars:
             return scalars[atom]
+        held = self.held.get(atom)
+        if held is not None:
+            return held
+        if loop_shape is None:    # a fused run without loops (its shape is (1,))
+            return self.name(atom) + "[0]"
         return self.name(atom) + "[" + self.broadcast_index(atom.aval.shape, loop_shape) + "]"
+
+    def scalar_of(self, atom) -> str:
+        """Scalar expression of a 0-d atom."""
+        if type(atom) is Literal:
+            return self.literal(atom)
+        held = self.held.get(atom)
+        return held if held is not None else f"{self.name(atom)}[0]"
+
+    def arr(self, atom) -> str:
+        """Name of an array holding ``atom`` (0-d values held as scalars get a
+        1-element array here, once per scope)."""
+        if type(atom) is Literal:
+            return f"np.full((1,), {self.literal(atom)})"
+        held = self.held.get(atom)
+        if held is None or atom in self.materialized:
+            return self.name(atom)
+        name = self.name(atom)
+        self.w.emit(f"{name} = np.empty((1,), {np_type(atom.aval.dtype)})")
+        self.w.emit(f"{name}[0] = {held}")
+        self.materialized.add(atom)
+        return name
+
+    def _iface(self, v: Var) -> str:
+        """How ``v`` crosses a chunk function's boundary: its scalar local or its array."""
+        return self.held.get(v) or self.name(v)
 
     def name(self, v: Var) -> str:
         return self.names[v]
@@ -175,8 +225,8 @@ class CodeGenerator:
                 params.append(self.name(v))
             else:  # 0-d values cross the boundary as scalars: cheaper to pass than arrays
                 params.append(self.name(v) + "_in")
-                prologue.emit(f"{self.name(v)} = np.empty((1,), {np_type(v.aval.dtype)})")
-                prologue.emit(f"{self.name(v)}[0] = {self.name(v)}_in")
+                prologue.emit(f"_{self.name(v)} = {np_type(v.aval.dtype)}({self.name(v)}_in)")
+                self.held[v] = "_" + self.name(v)
         n = len(p.eqns)
         chunks = [(i, min(i + CHUNK_EQNS, n)) for i in range(0, n, CHUNK_EQNS)] if n > CHUNK_EQNS else []
         parts = []
@@ -186,20 +236,21 @@ class CodeGenerator:
             self.w = prologue
             for k, (lo, hi) in enumerate(chunks):
                 ins, outs = self._chunk_interface(lo, hi)
-                outer = self.w
-                self.w = _Writer()
-                self._emit_eqns(lo, hi)
-                names = [self.name(v) for v in outs]
+                in_names = ", ".join(self._iface(v) for v in ins)
+                outer, saved = self.w, self.materialized
+                self.w, self.materialized = _Writer(), set()
+                self._emit_eqns(self.program.eqns, lo, hi)
+                names = [self._iface(v) for v in outs]
                 self.w.emit("return (" + ", ".join(names) + ("," if len(names) == 1 else "") + ")")
-                header = f"def {self.fn_name}_part{k}({', '.join(self.name(v) for v in ins)}):"
+                header = f"def {self.fn_name}_part{k}({in_names}):"
                 parts.append((self.w.parallel, "\n".join([header] + self.w.lines) + "\n"))
-                self.w = outer
+                self.w, self.materialized = outer, saved
                 lhs = ", ".join(names) + ("," if len(names) == 1 else "")
-                self.w.emit(f"{lhs} = {self.fn_name}_part{k}({', '.join(self.name(v) for v in ins)})"
-                            if names else f"{self.fn_name}_part{k}({', '.join(self.name(v) for v in ins)})")
+                self.w.emit(f"{lhs} = {self.fn_name}_part{k}({in_names})"
+                            if names else f"{self.fn_name}_part{k}({in_names})")
         else:
             self.w = prologue
-            self._emit_eqns(0, n)
+            self._emit_eqns(self.program.eqns, 0, n)
         self._emit_return()
         header = [f"def {self.fn_name}({', '.join(params)}):"]
         main = (self.w.parallel, "\n".join(header + self.w.lines) + "\n")
@@ -207,13 +258,12 @@ class CodeGenerator:
             ("@njit(cache=True, nogil=True, parallel=True)\n" if par else "@njit(cache=True, nogil=True)\n") + part
             for par, part in parts + [main])
 
-    def _emit_eqns(self, lo: int, hi: int):
-        eqns = self.program.eqns
+    def _emit_eqns(self, eqns, lo: int, hi: int):
         i = lo
         while i < hi:
             name = eqns[i].primitive.name
             if name in ELEMENTWISE or name in REDUCTIONS:
-                i = self._fused_group(i, hi)
+                i = self._fused_group(eqns, i, hi)
                 continue
             getattr(self, "_emit_" + name)(eqns[i])
             i += 1
@@ -230,7 +280,7 @@ class CodeGenerator:
                     seen.add(a)
                     ins.append(a)
         outs = [v for e in eqns[lo:hi] for v in e.outputs
-                if v in self.outputs or any(c >= hi for c in self.consumers[v])]
+                if v in self.outputs or any(self.index[c] >= hi for c in self.consumers[v])]
         return ins, outs
 
     def _emit_return(self):
@@ -242,8 +292,8 @@ class CodeGenerator:
             if type(a) is Literal:
                 outs.append(self.literal(a) if not a.aval.shape else f"np.full((1,), {self.literal(a)})")
             elif not a.aval.shape:
-                outs.append(f"{self.name(a)}[0]")
-            elif a in inputs or a in seen or self._is_view_of_input(a):
+                outs.append(self.scalar_of(a))
+            elif a in inputs or a in seen or self._may_alias_input(a):
                 outs.append(f"{self.name(a)}.copy()")  # outputs never alias inputs or each other
             else:
                 outs.append(self.name(a))
@@ -251,11 +301,18 @@ class CodeGenerator:
                 seen.add(a)
         self.w.emit("return (" + ", ".join(outs) + ("," if len(outs) == 1 else "") + ")")
 
-    def _is_view_of_input(self, v: Var) -> bool:
+    def _may_alias_input(self, v: Var) -> bool:
+        """Whether output ``v`` may share memory with an input: a reshape of
+        one, or a loop carry or branch result (which can be an input itself)."""
         p = self.program
         inputs = set(p.in_vars) | set(p.const_vars)
         producers = {o: e for e in p.eqns for o in e.outputs}
-        while v in producers and producers[v].primitive.name == "reshape":
+        while v in producers:
+            name = producers[v].primitive.name
+            if name in CONTROL:
+                return True
+            if name != "reshape":
+                break
             v = producers[v].inputs[0]
             if type(v) is not Var:
                 return False
@@ -267,8 +324,7 @@ class CodeGenerator:
             return ishape(eqn.inputs[0].aval) if type(eqn.inputs[0]) is Var else (1,)
         return ishape(eqn.outputs[0].aval)
 
-    def _fused_group(self, start: int, stop: int) -> int:
-        eqns = self.program.eqns
+    def _fused_group(self, eqns, start: int, stop: int) -> int:
         shape = self._loop_shape(eqns[start])
         members, produced, reduced_here = [], set(), set()
         i = start
@@ -292,32 +348,55 @@ class CodeGenerator:
 
     def _emit_group(self, members, shape):
         w = self.w
-        member_ids = {i for i, _ in members}
+        member_eqns = {eqn for _, eqn in members}
+        # A run over one element whose reductions give 0-d results needs no loop:
+        # its 0-d values stay scalar locals (loop bodies of scalar code allocate nothing).
+        no_loop = shape == (1,) and all(
+            not e.outputs[0].aval.shape for _, e in members if e.primitive.name in REDUCTIONS) and not any(
+            e.primitive.name == "iota" for _, e in members)
         scalars: dict[Var, str] = {}
         after: list[str] = []
+
+        def needed_outside(out):
+            return out in self.outputs or any(c not in member_eqns for c in self.consumers[out])
+
         # arrays the loop stores into: values used outside the run, and reduction outputs
         for i, eqn in members:
             out = eqn.outputs[0]
-            name = eqn.primitive.name
-            if name in REDUCTIONS:
+            if no_loop and not out.aval.shape:
+                continue
+            if eqn.primitive.name in REDUCTIONS:
                 self._alloc_accumulator(eqn, after)
-            elif out in self.outputs or any(c not in member_ids for c in self.consumers[out]):
+            elif needed_outside(out):
                 self.alloc(out)
         w.emit(f"# fused: {', '.join(e.primitive.name for _, e in members)}")
-        w.open_loops(shape, parallel=self._parallel_loop(members, shape))
+        if not no_loop:
+            w.open_loops(shape, parallel=self._parallel_loop(members, shape))
+        loop_shape = None if no_loop else shape
         for i, eqn in members:
             out = eqn.outputs[0]
             name = eqn.primitive.name
-            if name in REDUCTIONS:
-                self._emit_accumulate(eqn, shape, scalars)
-                continue
-            expr = self._scalar_expr(eqn, shape, scalars)
             s = "_" + self.name(out)
+            if name in REDUCTIONS:
+                if no_loop:   # the reduction of one element is that element
+                    w.emit(f"{s} = {np_type(out.aval.dtype)}({self.read(eqn.inputs[0], None, scalars)})")
+                    scalars[out] = self.held[out] = s
+                else:
+                    self._emit_accumulate(eqn, shape, scalars)
+                continue
+            expr = self._scalar_expr(eqn, loop_shape, scalars)
             w.emit(f"{s} = {expr}")
             scalars[out] = s
-            if out in self.outputs or any(c not in member_ids for c in self.consumers[out]):
+            if not needed_outside(out):
+                continue
+            if no_loop and not out.aval.shape:
+                self.held[out] = s
+            elif no_loop:
+                w.emit(f"{self.name(out)}[0] = {s}")
+            else:
                 w.emit(f"{self.name(out)}[{self.broadcast_index(out.aval.shape, shape)}] = {s}")
-        w.close_loops(shape)
+        if not no_loop:
+            w.close_loops(shape)
         for decl, loop_shape, body in after:   # float32 results of float64 accumulators
             w.emit(decl)
             w.open_loops(loop_shape)
@@ -449,10 +528,203 @@ class CodeGenerator:
             return f"{np_type(out_dt)}({expr})"
         return expr
 
+    # ------------------------------------------------------------------ control flow
+    # Bodies are emitted inline. A body's inputs are not copied: array inputs are
+    # renamed to the arrays they stand for, 0-d inputs read the scalar locals.
+    # Loop carries live in the equation's output variables (arrays, or scalar
+    # locals for 0-d values), updated by one tuple assignment per iteration.
+
+    def _new_id(self) -> int:
+        self._ids += 1
+        return self._ids
+
+    def _bind(self, var: Var, atom):
+        """Make body input ``var`` stand for the outer ``atom``."""
+        if var.aval.shape:
+            self.names[var] = self.arr(atom)
+        elif type(atom) is Var and atom in self.held:
+            self.held[var] = self.held[atom]
+        elif type(atom) is Literal:
+            self.held[var] = self.literal(atom)
+        else:
+            local = "_" + self.name(var)
+            self.w.emit(f"{local} = {self.scalar_of(atom)}")
+            self.held[var] = local
+
+    def _bind_local(self, var: Var, local: str):
+        if var.aval.shape:
+            self.names[var] = local
+        else:
+            self.held[var] = local
+
+    def _carry_locals(self, outs, inits) -> list:
+        """The outputs' locals, initialised from ``inits`` (no copy)."""
+        locals_, values = [], []
+        for o, a in zip(outs, inits):
+            if o.aval.shape:
+                locals_.append(self.name(o))
+                values.append(self.arr(a))
+            else:
+                locals_.append("_" + self.name(o))
+                values.append(f"{np_type(o.aval.dtype)}({self.scalar_of(a)})")
+        self._assign(locals_, values)
+        return locals_
+
+    def _result(self, atom, like: Var) -> str:
+        """A body output as the value stored into a carry or result local."""
+        if like.aval.shape:
+            return self.arr(atom)
+        return f"{np_type(like.aval.dtype)}({self.scalar_of(atom)})"
+
+    def _assign(self, targets, values):
+        if len(targets) == 1:
+            self.w.emit(f"{targets[0]} = {values[0]}")
+        elif targets:   # one tuple assignment: a body may return its carries swapped
+            self.w.emit(f"{', '.join(targets)} = {', '.join(values)}")
+
+    def _finish(self, outs, locals_):
+        for o, local in zip(outs, locals_):
+            if not o.aval.shape:
+                self.held[o] = local
+                self.materialized.discard(o)
+
+    def _scoped(self):
+        """Arrays materialised inside a block exist only there."""
+        saved = set(self.materialized)
+
+        def restore():
+            self.materialized = saved
+        return restore
+
+    def _emit_body(self, program: Program):
+        self._emit_eqns(program.eqns, 0, len(program.eqns))
+
+    def _emit_fori_loop(self, eqn):
+        body, nc = eqn.params["body"], eqn.params["num_consts"]
+        lo, hi, *rest = eqn.inputs
+        consts, inits = rest[:nc], rest[nc:]
+        k = self._new_id()
+        self.w.emit(f"# fori_loop {k}")
+        carry = self._carry_locals(eqn.outputs, inits)
+        restore = self._scoped()
+        for v, a in zip(body.in_vars[:nc], consts):
+            self._bind(v, a)
+        self.w.emit(f"for it{k}_ in range({self.scalar_of(lo)}, {self.scalar_of(hi)}):")
+        self.w.depth += 1
+        index = body.in_vars[nc]
+        self._bind_local(index, f"{np_type(index.aval.dtype)}(it{k}_)")
+        for v, local in zip(body.in_vars[nc + 1:], carry):
+            self._bind_local(v, local)
+        self._emit_body(body)
+        self._assign(carry, [self._result(a, o) for a, o in zip(body.out_atoms, eqn.outputs)])
+        self.w.depth -= 1
+        restore()
+        self._finish(eqn.outputs, carry)
+
+    def _emit_while_loop(self, eqn):
+        cond, body = eqn.params["cond"], eqn.params["body"]
+        ncc, nbc = eqn.params["cond_nconsts"], eqn.params["body_nconsts"]
+        cond_consts = eqn.inputs[:ncc]
+        body_consts = eqn.inputs[ncc:ncc + nbc]
+        inits = eqn.inputs[ncc + nbc:]
+        k = self._new_id()
+        self.w.emit(f"# while_loop {k}")
+        carry = self._carry_locals(eqn.outputs, inits)
+        restore = self._scoped()
+        for v, a in zip(cond.in_vars[:ncc], cond_consts):
+            self._bind(v, a)
+        for v, a in zip(body.in_vars[:nbc], body_consts):
+            self._bind(v, a)
+        self.w.emit("while True:")
+        self.w.depth += 1
+        for v, local in zip(cond.in_vars[ncc:], carry):
+            self._bind_local(v, local)
+        self._emit_body(cond)
+        self.w.emit(f"if not {self.scalar_of(cond.out_atoms[0])}:")
+        self.w.emit("    break")
+        for v, local in zip(body.in_vars[nbc:], carry):
+            self._bind_local(v, local)
+        self._emit_body(body)
+        self._assign(carry, [self._result(a, o) for a, o in zip(body.out_atoms, eqn.outputs)])
+        self.w.depth -= 1
+        restore()
+        self._finish(eqn.outputs, carry)
+
+    def _emit_scan(self, eqn):
+        body = eqn.params["body"]
+        nc, ncar = eqn.params["num_consts"], eqn.params["num_carry"]
+        length, reverse = eqn.params["length"], eqn.params["reverse"]
+        consts = eqn.inputs[:nc]
+        inits = eqn.inputs[nc:nc + ncar]
+        xs = eqn.inputs[nc + ncar:]
+        carry_outs, ys = eqn.outputs[:ncar], eqn.outputs[ncar:]
+        k = self._new_id()
+        self.w.emit(f"# scan {k}")
+        carry = self._carry_locals(carry_outs, inits)
+        for y in ys:
+            self.alloc(y)
+        restore = self._scoped()
+        for v, a in zip(body.in_vars[:nc], consts):
+            self._bind(v, a)
+        x_arrays = [self.arr(x) for x in xs]
+        self.w.emit(f"for t{k}_ in range({length}):")
+        self.w.depth += 1
+        at = f"ix{k}_"
+        self.w.emit(f"{at} = {length - 1} - t{k}_" if reverse else f"{at} = t{k}_")
+        for v, local in zip(body.in_vars[nc:nc + ncar], carry):
+            self._bind_local(v, local)
+        for v, x in zip(body.in_vars[nc + ncar:], x_arrays):
+            local = self.name(v) if v.aval.shape else "_" + self.name(v)
+            self.w.emit(f"{local} = {x}[{at}]")
+            self._bind_local(v, local)
+        self._emit_body(body)
+        for y, atom in zip(ys, body.out_atoms[ncar:]):
+            inner = y.aval.shape[1:]
+            if not inner:
+                self.w.emit(f"{self.name(y)}[{at}] = {self.scalar_of(atom)}")
+                continue
+            src = self.arr(atom)
+            self.w.open_loops(inner)
+            idx = ", ".join(f"i{d}" for d in range(len(inner)))
+            self.w.emit(f"{self.name(y)}[{at}, {idx}] = {src}[{idx}]")
+            self.w.close_loops(inner)
+        self._assign(carry, [self._result(a, o) for a, o in zip(body.out_atoms[:ncar], carry_outs)])
+        self.w.depth -= 1
+        restore()
+        self._finish(carry_outs, carry)
+
+    def _emit_switch(self, eqn):
+        branches = eqn.params["branches"]
+        index, *operands = eqn.inputs
+        k = self._new_id()
+        self.w.emit(f"# switch {k}")
+        locals_ = [self.name(o) if o.aval.shape else "_" + self.name(o) for o in eqn.outputs]
+        op_arrays = [self.arr(a) if a.aval.shape else None for a in operands]
+        idx = f"br{k}_"
+        self.w.emit(f"{idx} = {self.scalar_of(index)}")
+        last = len(branches) - 1
+        for b, program in enumerate(branches):
+            if b == last:
+                self.w.emit("else:" if last else "if True:")
+            else:
+                self.w.emit(f"{'if' if b == 0 else 'elif'} {idx} {'<=' if b == 0 else '=='} {b}:")
+            self.w.depth += 1
+            restore = self._scoped()
+            for v, a, array in zip(program.in_vars, operands, op_arrays):
+                if array is not None:
+                    self.names[v] = array
+                else:
+                    self._bind(v, a)
+            self._emit_body(program)
+            self._assign(locals_, [self._result(a, o) for a, o in zip(program.out_atoms, eqn.outputs)])
+            restore()
+            self.w.depth -= 1
+        self._finish(eqn.outputs, locals_)
+
     # ------------------------------------------------------------------ standalone primitives
     def _emit_reshape(self, eqn):
         x, out = eqn.inputs[0], eqn.outputs[0]
-        src = self.name(x) if type(x) is Var else f"np.full((1,), {self.literal(x)})"
+        src = self.arr(x)
         self.w.emit(f"{self.name(out)} = {src}.reshape({_shape_src(ishape(out.aval))})")
 
     def _emit_matmul(self, eqn):
@@ -461,8 +733,9 @@ class CodeGenerator:
         ta, tb = eqn.params["transpose_a"], eqn.params["transpose_b"]
         dt = out.aval.dtype
         fn = {"float32": "gemm_f32", "float64": "gemm_f64"}.get(dt.name, "gemm_loops")
+        A, B = self.arr(a), self.arr(b)
         self.alloc(out)
-        A, B, C = self.name(a), self.name(b), self.name(out)
+        C = self.name(out)
         batch = out.aval.shape[:-2]
         ta_s, tb_s = str(ta), str(tb)
         if not batch:
@@ -491,7 +764,7 @@ class CodeGenerator:
         inv = [0] * len(perm)
         for k, p in enumerate(perm):
             inv[p] = k
-        self._copy_loop(out, lambda: ", ".join(f"i{inv[d]}" for d in range(len(perm))), self.name(x))
+        self._copy_loop(out, lambda: ", ".join(f"i{inv[d]}" for d in range(len(perm))), self.arr(x))
 
     def _emit_slice(self, eqn):
         x, out = eqn.inputs[0], eqn.outputs[0]
@@ -502,16 +775,16 @@ class CodeGenerator:
                 (f"{b} + i{d}" if s == 1 else f"{b} + i{d} * {s}") if b else (f"i{d}" if s == 1 else f"i{d} * {s}")
                 for d, (b, s) in enumerate(zip(starts, strides)))
         if not out.aval.shape:
-            self._copy_loop(out, lambda: "0", self.name(x))
+            self._copy_loop(out, lambda: "0", self.arr(x))
         else:
-            self._copy_loop(out, idx, self.name(x))
+            self._copy_loop(out, idx, self.arr(x))
 
     def _emit_rev(self, eqn):
         x, out = eqn.inputs[0], eqn.outputs[0]
         axes = eqn.params["axes"]
         shape = out.aval.shape
         self._copy_loop(out, lambda: ", ".join(f"{shape[d] - 1} - i{d}" if d in axes else f"i{d}"
-                                               for d in range(len(shape))), self.name(x))
+                                               for d in range(len(shape))), self.arr(x))
 
     def _emit_pad(self, eqn):
         x, out = eqn.inputs[0], eqn.outputs[0]
@@ -519,12 +792,12 @@ class CodeGenerator:
         self.alloc(out, fill=f"{np_type(out.aval.dtype)}(0)")
         shape = ishape(x.aval)
         if not x.aval.shape:
-            self.w.emit(f"{self.name(out)}[0] = {self.name(x)}[0]")
+            self.w.emit(f"{self.name(out)}[0] = {self.scalar_of(x)}")
             return
         self.w.open_loops(shape)
         dst = ", ".join(f"{l} + i{d} * {i + 1}" for d, (l, i) in enumerate(zip(low, interior)))
         src = ", ".join(f"i{d}" for d in range(len(shape)))
-        self.w.emit(f"{self.name(out)}[{dst}] = {self.name(x)}[{src}]")
+        self.w.emit(f"{self.name(out)}[{dst}] = {self.arr(x)}[{src}]")
         self.w.close_loops(shape)
 
     def _emit_concatenate(self, eqn):
@@ -544,9 +817,7 @@ class CodeGenerator:
             offset += shape[axis]
 
     def read_array(self, atom) -> str:
-        if type(atom) is Literal:
-            return f"np.full((1,), {self.literal(atom)})"
-        return self.name(atom)
+        return self.arr(atom)
 
     def _gather_indices(self, x, idx, axis, loop_prefix="i"):
         """Index expressions into x for a loop over take's output shape."""
@@ -562,12 +833,19 @@ class CodeGenerator:
         axis = eqn.params["axis"]
         n = x.aval.shape[axis]
         idx_ix, pre, post = self._gather_indices(x, idx, axis)
+        X = self.arr(x)
+        if not out.aval.shape:   # one element of a vector: a scalar local
+            local = "_" + self.name(out)
+            self.w.emit(f"{local} = {X}[min(max({self.scalar_of(idx)}, 0), {n - 1})]")
+            self.held[out] = local
+            return
+        I = self.read_array(idx)
         self.alloc(out)
         shape = ishape(out.aval)
         self.w.open_loops(shape)
-        self.w.emit(f"j_ = min(max({self.read_array(idx)}[{idx_ix}], 0), {n - 1})")
+        self.w.emit(f"j_ = min(max({I}[{idx_ix}], 0), {n - 1})")
         dst = ", ".join(f"i{d}" for d in range(len(shape)))
-        self.w.emit(f"{self.name(out)}[{dst}] = {self.name(x)}[{', '.join(pre + ['j_'] + post)}]")
+        self.w.emit(f"{self.name(out)}[{dst}] = {X}[{', '.join(pre + ['j_'] + post)}]")
         self.w.close_loops(shape)
 
     def _emit_scatter_add(self, eqn):
@@ -577,18 +855,19 @@ class CodeGenerator:
         n = operand.aval.shape[axis]
         fill_shape = ishape(out.aval)
         ix = ", ".join(f"i{d}" for d in range(len(fill_shape)))
-        self.alloc(out, fill=f"{self.name(operand)}[{ix}]" if type(operand) is Var else self.literal(operand))
+        I, U = self.read_array(idx), self.read_array(updates)
+        self.alloc(out, fill=f"{self.arr(operand)}[{ix}]" if type(operand) is Var else self.literal(operand))
         idx_ix, pre, post = self._gather_indices(operand, idx, axis)
         shape = updates.aval.shape
         if not shape or 0 in shape:
             if not shape:
-                self.w.emit(f"j_ = min(max({self.read_array(idx)}[0], 0), {n - 1})")
-                self.w.emit(f"{self.name(out)}[j_] += {self.read_array(updates)}[0]")
+                self.w.emit(f"j_ = min(max({I}[0], 0), {n - 1})")
+                self.w.emit(f"{self.name(out)}[j_] += {U}[0]")
             return
         self.w.open_loops(shape)
-        self.w.emit(f"j_ = min(max({self.read_array(idx)}[{idx_ix}], 0), {n - 1})")
+        self.w.emit(f"j_ = min(max({I}[{idx_ix}], 0), {n - 1})")
         src = ", ".join(f"i{d}" for d in range(len(shape)))
-        self.w.emit(f"{self.name(out)}[{', '.join(pre + ['j_'] + post)}] += {self.read_array(updates)}[{src}]")
+        self.w.emit(f"{self.name(out)}[{', '.join(pre + ['j_'] + post)}] += {U}[{src}]")
         self.w.close_loops(shape)
 
     def _emit_argmax(self, eqn, better=">"):
@@ -596,16 +875,17 @@ class CodeGenerator:
         axis = eqn.params["axis"]
         xs = x.aval.shape
         outer = tuple(d for i, d in enumerate(xs) if i != axis) or (1,)
+        X = self.arr(x)
         self.alloc(out)
         names = [f"i{d}" for d in range(len(outer))]
         self.w.open_loops(outer)
         others = iter(names)
         src = ", ".join("k_" if d == axis else next(others) for d in range(len(xs)))
         src0 = src.replace("k_", "0")
-        self.w.emit(f"best_ = {self.name(x)}[{src0}]")
+        self.w.emit(f"best_ = {X}[{src0}]")
         self.w.emit("arg_ = 0")
         self.w.emit(f"for k_ in range(1, {xs[axis]}):")
-        self.w.emit(f"    v_ = {self.name(x)}[{src}]")
+        self.w.emit(f"    v_ = {X}[{src}]")
         self.w.emit(f"    if v_ {better} best_ or (v_ != v_ and best_ == best_):")
         self.w.emit("        best_ = v_")
         self.w.emit("        arg_ = k_")
@@ -624,10 +904,17 @@ class CodeGenerator:
 
 
 def unsupported(program: Program):
-    """Names of primitives in ``program`` this generator cannot compile."""
+    """Names of primitives in ``program`` (bodies included) this generator cannot compile."""
     names = set()
     for e in program.eqns:
         n = e.primitive.name
         if n not in ELEMENTWISE and n not in REDUCTIONS and not hasattr(CodeGenerator, "_emit_" + n):
             names.add(n)
+        for sub in subprograms(e):
+            names |= unsupported(sub)
     return names
+
+
+def count_eqns(program: Program) -> int:
+    """Equations in ``program``, bodies of loops and branches included."""
+    return sum(1 + sum(count_eqns(sub) for sub in subprograms(e)) for e in program.eqns)
