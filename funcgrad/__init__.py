@@ -9,6 +9,7 @@
 from . import numpy  # noqa: F401  (installs NumPy's operators on traced values)
 from . import config, tree
 from . import optim
+from . import nn
 from .api import grad, make_ir, stop_gradient, value_and_grad, vjp
 from .core.ir import Program, ShapedArray
 from .jit import Lowered, jit

@@ -1,0 +1,454 @@
+"""funcgrad.nn: activations, losses, initializers, dropout, layers and
+diagnostics against their formulas written out in NumPy (float64), gradients
+against finite differences (tests/fd.py), stability at the ends of the
+float32/float64 ranges, dtypes kept, and the errors for bad inputs."""
+import math
+
+import numpy as np
+import pytest
+
+import funcgrad as fg
+import funcgrad.numpy as fnp
+from funcgrad import nn
+
+from fd import check_grads, numerical_grad, rel_error
+
+RNG = np.random.default_rng(0)
+SQ2PI = math.sqrt(2 / math.pi)
+
+
+# ----------------------------------------------------------------------------- NumPy references
+
+def np_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def np_softmax(x, axis=-1):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def np_logsumexp(x, axis=None, keepdims=False):
+    m = np.max(x, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+ACTIVATIONS = {
+    "relu": (nn.relu, lambda x: np.maximum(x, 0)),
+    "leaky_relu": (nn.leaky_relu, lambda x: np.where(x >= 0, x, 0.01 * x)),
+    "leaky_relu_0.2": (lambda x: nn.leaky_relu(x, negative_slope=0.2), lambda x: np.where(x >= 0, x, 0.2 * x)),
+    "elu": (nn.elu, lambda x: np.where(x > 0, x, np.exp(x) - 1)),
+    "elu_1.5": (lambda x: nn.elu(x, alpha=1.5), lambda x: np.where(x > 0, x, 1.5 * (np.exp(x) - 1))),
+    "gelu": (nn.gelu, lambda x: 0.5 * x * (1 + np.tanh(SQ2PI * (x + 0.044715 * x ** 3)))),
+    "sigmoid": (nn.sigmoid, np_sigmoid),
+    "tanh": (nn.tanh, np.tanh),
+    "softplus": (nn.softplus, lambda x: np.log1p(np.exp(x))),
+    "silu": (nn.silu, lambda x: x / (1 + np.exp(-x))),
+    "softmax": (nn.softmax, np_softmax),
+    "log_softmax": (nn.log_softmax, lambda x: x - np.log(np.sum(np.exp(x), axis=-1, keepdims=True))),
+    "logsumexp": (nn.logsumexp, lambda x: np.log(np.sum(np.exp(x)))),
+}
+
+
+def _away_from_kinks(shape, scale=3.0):
+    """Random inputs with |x| >= 0.05, away from ReLU's and ELU's kinks at 0."""
+    x = RNG.uniform(-scale, scale, size=shape)
+    return np.where(np.abs(x) < 0.05, 0.5, x)
+
+
+# ----------------------------------------------------------------------------- activations
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_activation_matches_formula(name):
+    f, ref = ACTIVATIONS[name]
+    x = np.concatenate([np.linspace(-6, 6, 25), RNG.normal(size=11) * 2]).reshape(4, 9)
+    np.testing.assert_allclose(f(x), ref(x), rtol=1e-12, atol=1e-14)
+    # also traced (as part of a program), not only on NumPy inputs
+    np.testing.assert_allclose(fg.jit(f, backend="interpret")(x), ref(x), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_activation_grad_fd(name):
+    f, ref = ACTIVATIONS[name]
+    x = _away_from_kinks((3, 5))
+    check_grads(f, (x,), ref=ref, rtol=1e-7, value_rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_activation_float32(name):
+    f, ref = ACTIVATIONS[name]
+    x = _away_from_kinks((3, 5)).astype(np.float32)
+    out = f(x)
+    assert np.asarray(out).dtype == np.float32
+    np.testing.assert_allclose(out, ref(x.astype(np.float64)), rtol=2e-6, atol=2e-6)
+    g = fg.grad(lambda x: fnp.sum(f(x) * np.float32(0.5)))(x)
+    assert g.dtype == np.float32
+    g64 = fg.grad(lambda x: fnp.sum(f(x) * 0.5))(x.astype(np.float64))
+    np.testing.assert_allclose(g, g64, rtol=1e-5, atol=1e-6)
+
+
+def test_activation_integer_input_is_float64():
+    for name, (f, ref) in ACTIVATIONS.items():
+        out = f(np.array([-2, 0, 3]))
+        # relu keeps integers, as jax.nn.relu
+        assert np.asarray(out).dtype == (np.int64 if name == "relu" else np.float64), name
+
+
+def test_known_gradients():
+    x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    assert np.array_equal(fg.grad(lambda x: fnp.sum(nn.relu(x)))(x), [0, 0, 0, 1, 1])  # 0 at 0, as JAX
+    assert np.array_equal(fg.grad(lambda x: fnp.sum(nn.leaky_relu(x, 0.1)))(x), [0.1, 0.1, 1, 1, 1])
+    np.testing.assert_allclose(fg.grad(lambda x: fnp.sum(nn.softplus(x)))(x), np_sigmoid(x), rtol=1e-14)
+    s = np_sigmoid(x)
+    np.testing.assert_allclose(fg.grad(lambda x: fnp.sum(nn.sigmoid(x)))(x), s * (1 - s), rtol=1e-14)
+    np.testing.assert_allclose(fg.grad(lambda x: fnp.sum(nn.tanh(x)))(x), 1 - np.tanh(x) ** 2, rtol=1e-14)
+    np.testing.assert_allclose(fg.grad(lambda x: nn.logsumexp(x))(x), np_softmax(x), rtol=1e-14)
+    # sigmoid's derivative is at most 1/4 (seed 002: the product over layers vanishes)
+    g = fg.grad(lambda x: fnp.sum(nn.sigmoid(x)))(np.linspace(-10, 10, 2001))
+    assert g.max() == 0.25
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, (0, 1)])
+def test_softmax_axes(axis):
+    x = RNG.normal(size=(4, 5)) * 3
+    np.testing.assert_allclose(nn.softmax(x, axis=axis), np_softmax(x, axis=axis), rtol=1e-13)
+    np.testing.assert_allclose(np.sum(nn.softmax(x, axis=axis), axis=axis), 1.0, rtol=1e-14)
+    np.testing.assert_allclose(nn.log_softmax(x, axis=axis), np.log(np_softmax(x, axis=axis)), rtol=1e-12)
+    np.testing.assert_allclose(nn.logsumexp(x, axis=axis), np_logsumexp(x, axis=axis), rtol=1e-14)
+    np.testing.assert_allclose(nn.logsumexp(x, axis=axis, keepdims=True),
+                               np_logsumexp(x, axis=axis, keepdims=True), rtol=1e-14)
+    for f, ref in ((nn.softmax, np_softmax), (nn.log_softmax, lambda x, axis: np.log(np_softmax(x, axis))),
+                   (nn.logsumexp, np_logsumexp)):
+        check_grads(lambda x: f(x, axis=axis), (x,), ref=lambda x: ref(x, axis=axis), rtol=1e-7,
+                    value_rtol=1e-12)
+
+
+def test_logsumexp_all_axes_and_scalar():
+    x = RNG.normal(size=(3, 4))
+    np.testing.assert_allclose(nn.logsumexp(x), np_logsumexp(x), rtol=1e-14)
+    assert np.ndim(nn.logsumexp(x)) == 0
+    np.testing.assert_allclose(nn.logsumexp(np.float64(2.0)), 2.0, rtol=1e-15)
+
+
+def test_softmax_handles_minus_inf_mask():
+    x = np.array([[0.0, -np.inf, 1.0], [-np.inf, 2.0, -np.inf]])
+    p = nn.softmax(x)
+    np.testing.assert_allclose(p, [[1 / (1 + np.e), 0, np.e / (1 + np.e)], [0, 1, 0]], rtol=1e-14)
+    g = fg.grad(lambda x: fnp.sum(nn.softmax(x) * np.array([1.0, 2.0, 3.0])))(x)
+    assert np.all(np.isfinite(g))
+
+
+def test_gelu_exact_is_unsupported():
+    with pytest.raises(fg.UnsupportedError, match="gelu"):
+        nn.gelu(np.ones(3), approximate=False)
+
+
+# extreme inputs: (dtype, largest magnitude used)
+EXTREMES = [(np.float32, 3e38), (np.float64, 1e308)]
+
+
+def _extreme_inputs(dtype, big):
+    return np.array([-big, -big / 7, -1e4, -100.0, -30.0, -1.0, 0.0, 1.0, 30.0, 100.0, 1e4, big / 7, big],
+                    dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype,big", EXTREMES)
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "silu"])
+def test_elementwise_stable_at_extremes(name, dtype, big):
+    f, ref = ACTIVATIONS[name]
+    x = _extreme_inputs(dtype, big)
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = ref(x.astype(np.float64))
+    out, vjp_fn = fg.vjp(f, x)
+    (g,) = vjp_fn(np.ones_like(x))
+    assert out.dtype == dtype and g.dtype == dtype
+    assert np.all(np.isfinite(out)), out
+    assert np.all(np.isfinite(g)), g
+    # exact at the extremes (the references are correct there where they are finite)
+    ok = np.isfinite(expected)
+    np.testing.assert_allclose(out[ok], expected[ok].astype(dtype), rtol=1e-6, atol=1e-30)
+    # gradients at the ends of the range: the saturated slopes
+    slopes = {"relu": (0, 1), "leaky_relu": (0.01, 1), "elu": (0, 1), "gelu": (0, 1), "sigmoid": (0, 0),
+              "tanh": (0, 0), "softplus": (0, 1), "silu": (0, 1)}[name]
+    np.testing.assert_allclose(g[[0, 1, 2]], slopes[0], rtol=1e-6)
+    np.testing.assert_allclose(g[[-3, -2, -1]], slopes[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype,big", EXTREMES)
+def test_softmax_family_stable_at_extremes(dtype, big):
+    # large logits of both signs in one row: the true softmax and logsumexp are finite
+    x = np.array([[big, -big, 0.0, big / 2], [-big, -big / 3, -1e4, -big / 2],
+                  [1e4, 1e4 - 1, 1e4 - 2, -1e4]], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise"):  # nothing overflows, even in intermediates
+        p = nn.softmax(x)
+        lse = nn.logsumexp(x, axis=-1)
+    assert p.dtype == dtype and lse.dtype == dtype
+    np.testing.assert_allclose(p[0], [1, 0, 0, 0], atol=1e-30)
+    np.testing.assert_allclose(p[1], [0, 0, 1, 0], atol=1e-30)
+    np.testing.assert_allclose(p[2, :3], np_softmax(np.array([2.0, 1.0, 0.0])), rtol=1e-6)
+    np.testing.assert_allclose(lse, [big, -1e4, 1e4 + np.log(1 + np.exp(-1) + np.exp(-2))], rtol=1e-6)
+    ct = RNG.normal(size=x.shape).astype(dtype)
+    for f in (nn.softmax, lambda x: nn.logsumexp(x, axis=-1)):
+        out, vjp_fn = fg.vjp(f, x)
+        (g,) = vjp_fn(ct if np.ndim(out) == 2 else ct[:, 0])
+        assert g.dtype == dtype and np.all(np.isfinite(g)), g
+    # d logsumexp / dx = softmax
+    np.testing.assert_allclose(fg.grad(lambda x: fnp.sum(nn.logsumexp(x, axis=-1)))(x), p, atol=1e-6)
+    # log_softmax where its true value is finite (the spread of each row within the range)
+    y = np.array([[big, big / 2, 0.0, -1e4], [-big / 2, -big, -big / 4, -big / 3]], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise"):
+        lp = nn.log_softmax(y)
+    np.testing.assert_allclose(lp, [[0, -big / 2, -big, -big], [-big / 4, -(big / 4) * 3, 0, -big / 12]],
+                               rtol=1e-6)
+    out, vjp_fn = fg.vjp(nn.log_softmax, y)
+    cty = RNG.normal(size=y.shape).astype(dtype)
+    (g,) = vjp_fn(cty)
+    assert g.dtype == dtype and np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, cty - np_softmax(y.astype(np.float64)) * cty.sum(-1, keepdims=True),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_rows_sum_to_one_and_keep_dtype(dtype):
+    x = (RNG.normal(size=(6, 10)) * 50).astype(dtype)
+    p = nn.softmax(x)
+    assert p.dtype == dtype
+    np.testing.assert_allclose(p.sum(-1), 1, rtol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+# ----------------------------------------------------------------------------- losses
+
+def np_log_softmax(z):
+    return z - np_logsumexp(z, axis=-1, keepdims=True)
+
+
+def _onehot(y, c):
+    return np.eye(c)[y]
+
+
+def test_mse():
+    p, t = RNG.normal(size=(5, 3)), RNG.normal(size=(5, 3))
+    np.testing.assert_allclose(nn.mse(p, t), np.mean((p - t) ** 2), rtol=1e-14)
+    check_grads(nn.mse, (p, t), argnums=(0, 1), ref=lambda p, t: np.mean((p - t) ** 2), rtol=1e-8)
+    np.testing.assert_allclose(fg.grad(nn.mse)(p, t), 2 * (p - t) / p.size, rtol=1e-14)
+    # float32 predictions with float64 targets: the loss and gradient stay float32
+    v, g = fg.value_and_grad(nn.mse)(p.astype(np.float32), t)
+    assert v.dtype == np.float32 and g.dtype == np.float32
+
+
+def test_cross_entropy_integer_labels():
+    z = RNG.normal(size=(6, 4)) * 2
+    y = np.array([0, 3, 1, 1, 2, 0])
+
+    def ref(z):
+        return -np.mean(np_log_softmax(z)[np.arange(6), y])
+
+    np.testing.assert_allclose(nn.cross_entropy(z, y), ref(z), rtol=1e-14)
+    check_grads(lambda z: nn.cross_entropy(z, y), (z,), ref=ref, rtol=1e-8)
+    # gradient = (softmax - onehot) / batch size
+    np.testing.assert_allclose(fg.grad(nn.cross_entropy)(z, y), (np_softmax(z) - _onehot(y, 4)) / 6,
+                               rtol=1e-13, atol=1e-16)
+    # labels of another integer dtype, and the softmax_cross_entropy alias
+    np.testing.assert_allclose(nn.softmax_cross_entropy(z, y.astype(np.int32)), ref(z), rtol=1e-14)
+    np.testing.assert_allclose(nn.cross_entropy(z, y.astype(np.uint8)), ref(z), rtol=1e-14)
+
+
+def test_cross_entropy_probability_and_onehot_targets():
+    z = RNG.normal(size=(5, 3))
+    t = RNG.dirichlet(np.ones(3), size=5)
+
+    def ref(z, t):
+        return -np.mean(np.sum(t * np_log_softmax(z), axis=-1))
+
+    np.testing.assert_allclose(nn.cross_entropy(z, t), ref(z, t), rtol=1e-14)
+    check_grads(nn.cross_entropy, (z, t), argnums=(0, 1), ref=ref, rtol=1e-8)
+    np.testing.assert_allclose(fg.grad(nn.cross_entropy)(z, t), (np_softmax(z) - t) / 5, rtol=1e-13, atol=1e-16)
+    y = np.array([2, 0, 1, 1, 0])
+    for onehot in (_onehot(y, 3), _onehot(y, 3).astype(np.int64), _onehot(y, 3).astype(bool)):
+        np.testing.assert_allclose(nn.cross_entropy(z, onehot), nn.cross_entropy(z, y), rtol=1e-14)
+
+
+def test_cross_entropy_leading_axes_and_single_example():
+    z = RNG.normal(size=(2, 3, 4))
+    y = RNG.integers(0, 4, size=(2, 3))
+    ref = -np.mean(np.take_along_axis(np_log_softmax(z), y[..., None], -1))
+    np.testing.assert_allclose(nn.cross_entropy(z, y), ref, rtol=1e-14)
+    np.testing.assert_allclose(nn.cross_entropy(z[0, 0], y[0, 0]), -np_log_softmax(z[0, 0])[y[0, 0]], rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype,big", EXTREMES)
+def test_cross_entropy_large_logits(dtype, big):
+    z = np.array([[big, -big, 0.0], [1e4, -1e4, 1e4], [0.0, 1.0, 2.0]], dtype=dtype)
+    y = np.array([0, 2, 1])
+    with np.errstate(over="raise", invalid="raise"):
+        v, g = fg.value_and_grad(nn.cross_entropy)(z, y)
+    assert v.dtype == dtype and g.dtype == dtype
+    expected = (0.0 + np.log(2) + (np_logsumexp(np.array([0.0, 1, 2])) - 1)) / 3
+    np.testing.assert_allclose(v, expected, rtol=1e-6)
+    onehot = _onehot(y, 3)
+    with np.errstate(over="ignore"):
+        p = np_softmax(z.astype(np.float64))
+    np.testing.assert_allclose(g, (p - onehot) / 3, atol=1e-7)
+    # probability targets too (where the target is 0 for a -big logit: 0 * (-2 big) must not be NaN...
+    t = np.array([[1.0, 0, 0], [0.5, 0, 0.5], [0.2, 0.3, 0.5]], dtype=dtype)
+    v2, g2 = fg.value_and_grad(nn.cross_entropy)(z, t)
+    assert np.isfinite(v2) and np.all(np.isfinite(g2))
+
+
+def test_nll():
+    z = RNG.normal(size=(4, 5))
+    lp = np_log_softmax(z)
+    y = np.array([4, 0, 2, 2])
+    np.testing.assert_allclose(nn.nll(lp, y), -np.mean(lp[np.arange(4), y]), rtol=1e-14)
+    np.testing.assert_allclose(nn.nll(nn.log_softmax(z), y), nn.cross_entropy(z, y), rtol=1e-14)
+    g = fg.grad(nn.nll)(lp, y)
+    np.testing.assert_allclose(g, -_onehot(y, 5) / 4, rtol=1e-15)
+    np.testing.assert_allclose(nn.nll(lp, _onehot(y, 5)), nn.nll(lp, y), rtol=1e-14)
+
+
+def test_binary_cross_entropy_with_logits():
+    x = RNG.normal(size=(4, 3)) * 3
+    t = RNG.uniform(size=(4, 3))
+
+    def ref(x, t):
+        s = np_sigmoid(x)
+        return np.mean(-t * np.log(s) - (1 - t) * np.log(1 - s))
+
+    np.testing.assert_allclose(nn.binary_cross_entropy_with_logits(x, t), ref(x, t), rtol=1e-12)
+    check_grads(nn.binary_cross_entropy_with_logits, (x, t), argnums=(0, 1), ref=ref, rtol=1e-8)
+    np.testing.assert_allclose(fg.grad(nn.binary_cross_entropy_with_logits)(x, t), (np_sigmoid(x) - t) / 12,
+                               rtol=1e-13)
+    labels = (t > 0.5)
+    np.testing.assert_allclose(nn.binary_cross_entropy_with_logits(x, labels), ref(x, labels.astype(float)),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype,big", EXTREMES)
+def test_binary_cross_entropy_large_logits(dtype, big):
+    x = np.array([big, -big, big, -big, 1e4, 0.0], dtype=dtype)
+    t = np.array([1.0, 0.0, 0.5, 0.25, 1.0, 1.0], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise"):
+        v, g = fg.value_and_grad(nn.binary_cross_entropy_with_logits)(x, t)
+    assert v.dtype == dtype and g.dtype == dtype
+    per = np.array([0, 0, big / 2, big / 4, 0, np.log(2)], dtype=np.float64)
+    np.testing.assert_allclose(v, np.mean(per / 6 * 6), rtol=1e-6)
+    np.testing.assert_allclose(g, (np.array([1, 0, 1, 0, 1, 0.5]) - t) / 6, rtol=1e-6)
+
+
+def test_l2_penalty():
+    params = [{"w": RNG.normal(size=(3, 4)), "b": RNG.normal(size=4)}, {"w": RNG.normal(size=(4, 2)),
+                                                                          "b": RNG.normal(size=2)}]
+    total = sum(np.sum(p["w"] ** 2) + np.sum(p["b"] ** 2) for p in params)
+    np.testing.assert_allclose(nn.l2_penalty(params, 0.1), 0.05 * total, rtol=1e-14)
+    g = fg.grad(nn.l2_penalty)(params, 0.1)
+    for gl, pl in zip(g, params):
+        for k in pl:
+            np.testing.assert_allclose(gl[k], 0.1 * pl[k], rtol=1e-14)
+    only_w = sum(np.sum(p["w"] ** 2) for p in params)
+    np.testing.assert_allclose(nn.l2_penalty(params, 0.1, only_weights=True), 0.05 * only_w, rtol=1e-14)
+    g = fg.grad(lambda p: nn.l2_penalty(p, 0.1, only_weights=True))(params)
+    assert np.all(g[0]["b"] == 0) and np.allclose(g[0]["w"], 0.1 * params[0]["w"])
+    first = nn.l2_penalty(params, 2.0, mask=lambda path, leaf: path.startswith("[0]"))
+    np.testing.assert_allclose(first, np.sum(params[0]["w"] ** 2) + np.sum(params[0]["b"] ** 2), rtol=1e-14)
+    # float32 params: float32 penalty; integer leaves are skipped; a traced weight
+    p32 = {"w": params[0]["w"].astype(np.float32), "step": np.array(3)}
+    assert nn.l2_penalty(p32, 0.5).dtype == np.float32
+    gw = fg.grad(lambda lam: nn.l2_penalty(params, lam))(np.float64(0.3))
+    np.testing.assert_allclose(gw, 0.5 * total, rtol=1e-14)
+    assert nn.l2_penalty({}, 0.1) == 0.0
+    with pytest.raises(fg.InputError, match="l2_penalty"):
+        nn.l2_penalty(params, -1.0)
+
+
+# ----------------------------------------------------------------------------- loss errors
+
+def _msg(excinfo):
+    return str(excinfo.value)
+
+
+def test_cross_entropy_label_shape_errors():
+    z = np.zeros((4, 3))
+    with pytest.raises(fg.ShapeError) as e:
+        nn.cross_entropy(z, np.zeros((4, 1), dtype=np.int64))
+    assert "nn.cross_entropy" in _msg(e) and "f64[4,3]" in _msg(e) and "i64[4,1]" in _msg(e)
+    with pytest.raises(fg.ShapeError) as e:                     # batch mismatch
+        nn.cross_entropy(z, np.zeros(5, dtype=np.int64))
+    assert "batch mismatch" in _msg(e) and "f64[4,3]" in _msg(e) and "i64[5]" in _msg(e)
+    with pytest.raises(fg.ShapeError) as e:                     # targets of the wrong class count
+        nn.cross_entropy(z, np.zeros((4, 2)))
+    assert "nn.cross_entropy" in _msg(e) and "f64[4,2]" in _msg(e)
+    with pytest.raises(fg.ShapeError, match="class axis"):
+        nn.cross_entropy(np.float64(1.0), np.int64(0))
+
+
+def test_cross_entropy_label_dtype_errors():
+    z = np.zeros((4, 3))
+    with pytest.raises(fg.DtypeError) as e:                     # float class indices
+        nn.cross_entropy(z, np.array([0.0, 1.0, 2.0, 1.0]))
+    assert "nn.cross_entropy" in _msg(e) and "integer" in _msg(e) and "f64[4]" in _msg(e)
+    with pytest.raises(fg.DtypeError) as e:                     # swapped arguments
+        nn.cross_entropy(np.array([0, 1, 2, 1]), z)
+    assert "logits" in _msg(e) and "i64[4]" in _msg(e)
+    with pytest.raises(fg.DtypeError, match="nn.nll"):
+        nn.nll(z, np.array([True, False, True, True]))
+
+
+def test_cross_entropy_out_of_range_labels():
+    z = np.zeros((4, 3))
+    with pytest.raises(fg.InputError) as e:
+        nn.cross_entropy(z, np.array([0, 1, 3, 2]))
+    assert "nn.cross_entropy" in _msg(e) and "label 3 at index 2" in _msg(e) and "[0, 3)" in _msg(e)
+    with pytest.raises(fg.InputError, match="label -1"):
+        nn.nll(z, np.array([0, -1, 1, 2]))
+    # labels traced under grad cannot be checked: the example's loss is NaN, not a silent wrong value
+    v, g = fg.value_and_grad(nn.cross_entropy)(z, np.array([0, 1, 3, 2]))
+    assert np.isnan(v)
+    v = fg.jit(nn.nll, backend="interpret")(z, np.array([0, -1, 1, 2]))
+    assert np.isnan(v)
+
+
+def test_loss_errors_at_trace_time_record_user_line():
+    z = np.zeros((4, 3))
+    with pytest.raises(fg.ShapeError) as e:
+        fg.grad(nn.cross_entropy)(z, np.zeros(3, dtype=np.int64))
+    assert "test_nn.py" in _msg(e)                              # the user's line, not funcgrad's
+    with pytest.raises(fg.ShapeError, match="nn.mse.*f64\\[4,3\\].*f64\\[4\\]"):
+        fg.jit(nn.mse, backend="interpret")(z, np.zeros(4))
+
+
+def test_bce_errors():
+    with pytest.raises(fg.ShapeError, match="binary_cross_entropy_with_logits.*f64\\[3\\].*f64\\[3,1\\]"):
+        nn.binary_cross_entropy_with_logits(np.zeros(3), np.zeros((3, 1)))
+    with pytest.raises(fg.InputError, match="\\[0, 1\\].*2"):
+        nn.binary_cross_entropy_with_logits(np.zeros(3), np.array([0.0, 2.0, 1.0]))
+    with pytest.raises(fg.DtypeError, match="logits"):
+        nn.binary_cross_entropy_with_logits(np.zeros(3, dtype=int), np.zeros(3))
+
+
+# ----------------------------------------------------------------------------- diagnostics
+
+def test_layer_grad_norms():
+    grads = [{"w": RNG.normal(size=(3, 4)), "b": RNG.normal(size=4)}, {"w": RNG.normal(size=(4, 2)),
+                                                                         "b": RNG.normal(size=2)}]
+    norms = nn.layer_grad_norms(grads)
+    assert list(norms) == ["[0]['b']", "[0]['w']", "[1]['b']", "[1]['w']"]
+    for i in range(2):
+        for k in ("w", "b"):
+            np.testing.assert_allclose(norms[f"[{i}]['{k}']"], np.linalg.norm(grads[i][k]), rtol=1e-14)
+    np.testing.assert_allclose(nn.global_norm(grads), np.sqrt(sum(v ** 2 for v in norms.values())), rtol=1e-14)
+    # inside a traced function (returned as a pytree of scalars)
+    traced = fg.jit(nn.layer_grad_norms, backend="interpret")(grads)
+    for k in norms:
+        np.testing.assert_allclose(traced[k], norms[k], rtol=1e-14)
+
+
+def test_dead_relu_fraction():
+    z1 = np.array([[1.0, -1.0, 0.0, -2.0], [-1.0, -3.0, 0.0, 5.0], [-1.0, -0.5, 0.0, -1.0]])
+    # unit 0 alive (1 > 0 once), units 1 and 2 dead (<= 0 throughout), unit 3 alive
+    assert nn.dead_relu_fraction(z1) == 0.5
+    z2 = np.ones((3, 2))
+    assert nn.dead_relu_fraction([z1, z2]) == [0.5, 0.0]
+    assert nn.dead_relu_fraction(z1[0]) == 0.75                # one example: units <= 0
+    out = fg.jit(nn.dead_relu_fraction, backend="interpret")([z1, -z2])
+    assert [float(v) for v in out] == [0.5, 1.0]
