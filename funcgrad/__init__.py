@@ -9,6 +9,8 @@
 from . import numpy  # noqa: F401  (installs NumPy's operators on traced values)
 from . import config, tree
 from . import optim
+from . import random
+from . import data
 from . import nn
 from .api import grad, make_ir, stop_gradient, value_and_grad, vjp
 from .core.ir import Program, ShapedArray
@@ -26,6 +28,6 @@ def clear_cache():
 
     _clear()
 
-__all__ = ["fori_loop", "while_loop", "scan", "cond", "switch", "grad", "value_and_grad", "vjp", "make_ir", "stop_gradient", "jit", "Lowered", "tree", "numpy", "config", "optim", "clear_cache",
+__all__ = ["fori_loop", "while_loop", "scan", "cond", "switch", "grad", "value_and_grad", "vjp", "make_ir", "stop_gradient", "jit", "Lowered", "tree", "numpy", "config", "optim", "random", "data", "clear_cache",
            "Program", "ShapedArray", "FuncgradError", "ShapeError", "DtypeError", "InputError",
            "TracerBoolError", "TreeError", "UnsupportedError", "LeakedTracerError", "__version__"]

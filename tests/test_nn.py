@@ -452,3 +452,261 @@ def test_dead_relu_fraction():
     assert nn.dead_relu_fraction(z1[0]) == 0.75                # one example: units <= 0
     out = fg.jit(nn.dead_relu_fraction, backend="interpret")([z1, -z2])
     assert [float(v) for v in out] == [0.5, 1.0]
+
+
+# ----------------------------------------------------------------------------- initializers
+
+@pytest.fixture
+def rnd():
+    """funcgrad.random (written alongside nn)."""
+    return pytest.importorskip("funcgrad.random")
+
+
+# name -> (init, Var[w] from (fan_in, fan_out), distribution)
+INITS = {
+    "glorot_normal": (nn.glorot_normal, lambda i, o: 2 / (i + o), "normal"),
+    "glorot_uniform": (nn.glorot_uniform, lambda i, o: 2 / (i + o), "uniform"),
+    "he_normal": (nn.he_normal, lambda i, o: 2 / i, "normal"),
+    "he_uniform": (nn.he_uniform, lambda i, o: 2 / i, "uniform"),
+    "lecun_normal": (nn.lecun_normal, lambda i, o: 1 / i, "normal"),
+    "lecun_uniform": (nn.lecun_uniform, lambda i, o: 1 / i, "uniform"),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", list(INITS))
+def test_initializer_statistics(rnd, name, dtype):
+    init, var_of, dist = INITS[name]
+    fan_in, fan_out = 300, 200
+    w = np.asarray(init(rnd.key(1), (fan_in, fan_out), dtype))
+    assert w.shape == (fan_in, fan_out) and w.dtype == dtype
+    n, var = w.size, var_of(fan_in, fan_out)
+    s = w.astype(np.float64)
+    # mean 0 and the formula's variance, within 5 standard errors of the sample statistics:
+    # SE(mean) = sigma / sqrt(n); SE(s^2) = sqrt((mu4 - sigma^4) / n), mu4 = 3 sigma^4 (normal), 9/5 sigma^4 (uniform)
+    assert abs(s.mean()) < 5 * math.sqrt(var / n)
+    kurt = 3.0 if dist == "normal" else 1.8
+    assert abs(s.var() - var) < 5 * var * math.sqrt((kurt - 1) / n), (s.var(), var)
+    a = math.sqrt(3 * var)                     # the uniform's bound
+    if dist == "uniform":
+        assert np.all(np.abs(s) <= a * (1 + 1e-6)) and np.abs(s).max() > 0.99 * a
+    else:                                      # a normal exceeds sqrt(3) sigma with probability 8.3%
+        frac = np.mean(np.abs(s) > a)
+        assert abs(frac - 0.0833) < 0.01
+    # the same key gives the same weights; another key others
+    np.testing.assert_array_equal(init(rnd.key(1), (fan_in, fan_out), dtype), w)
+    assert not np.array_equal(init(rnd.key(2), (fan_in, fan_out), dtype), w)
+
+
+def test_initializer_fans_and_defaults(rnd):
+    assert nn.compute_fans((3, 5)) == (3, 5)
+    assert nn.compute_fans((3, 3, 4, 8)) == (36, 72)         # receptive field 3 * 3, as JAX
+    assert nn.compute_fans((4, 6, 2), in_axis=0, out_axis=1) == (8, 12)
+    w = nn.he_normal(rnd.key(0), (50, 7))
+    assert w.dtype == np.float64                              # default dtype
+    w = nn.variance_scaling(0.5, "fan_out", "uniform")(rnd.key(0), (10, 4000))
+    assert np.abs(w).max() <= math.sqrt(3 * 0.5 / 4000)
+    assert np.all(nn.zeros(rnd.key(0), (3,), np.float32) == 0) and nn.zeros(None, (3,)).dtype == np.float64
+    assert np.all(nn.ones(None, (2, 2)) == 1)
+    assert np.all(nn.constant(0.1)(None, (2,)) == 0.1)
+
+
+def test_initializer_errors(rnd):
+    with pytest.raises(fg.ShapeError, match="1-d.*\\(5,\\)"):
+        nn.glorot_normal(rnd.key(0), (5,))
+    with pytest.raises(fg.DtypeError, match="he_uniform.*int32"):
+        nn.he_uniform(rnd.key(0), (2, 3), np.int32)
+    with pytest.raises(fg.InputError, match="mode"):
+        nn.variance_scaling(1.0, "fan_sum", "normal")
+    with pytest.raises(fg.UnsupportedError, match="truncated_normal"):
+        nn.variance_scaling(1.0, "fan_in", "truncated_normal")
+
+
+# ----------------------------------------------------------------------------- dropout
+
+@pytest.mark.parametrize("rate", [0.1, 0.5, 0.8])
+def test_dropout_statistics(rnd, rate):
+    x = np.ones((400, 250))
+    y = np.asarray(nn.dropout(rnd.key(3), x, rate))
+    kept = y != 0
+    n = x.size
+    assert abs(1 - kept.mean() - rate) < 5 * math.sqrt(rate * (1 - rate) / n)   # fraction dropped ~ rate
+    np.testing.assert_allclose(y[kept], 1 / (1 - rate), rtol=1e-15)            # kept units scaled up
+    assert abs(y.mean() - 1) < 5 * math.sqrt(rate / (1 - rate) / n)              # the mean is preserved
+
+
+def test_dropout_eval_identity_and_errors(rnd):
+    x = RNG.normal(size=(4, 5))
+    assert nn.dropout(rnd.key(0), x, 0.5, training=False) is x
+    assert nn.dropout(rnd.key(0), x, 0.0) is x
+    assert nn.dropout(None, x, 0.3, training=False) is x         # no key needed at evaluation
+    for bad in (1.0, 1.5, -0.1, float("nan")):
+        with pytest.raises(fg.InputError, match="nn.dropout: rate must be a finite number in \\[0.0, 1.0\\)"):
+            nn.dropout(rnd.key(0), x, bad)
+    with pytest.raises(fg.InputError, match="training"):
+        nn.dropout(rnd.key(0), x, 0.5, training="yes")
+
+
+def test_dropout_gradient_and_dtype(rnd):
+    x = RNG.normal(size=(6, 7)).astype(np.float32)
+    key = rnd.key(5)
+    y = nn.dropout(key, x, 0.25)
+    assert np.asarray(y).dtype == np.float32
+    mask = np.asarray(y) != 0
+    np.testing.assert_allclose(np.asarray(y)[mask], x[mask] / 0.75, rtol=1e-6)
+    g = fg.grad(lambda x: fnp.sum(nn.dropout(key, x, 0.25)))(x)       # the same key: the same mask
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, mask / np.float32(0.75), rtol=1e-6)
+
+
+def test_dropout_traced_key(rnd):
+    """A key passed into a jitted step (a fresh one each step)."""
+    step = fg.jit(lambda key, x: nn.dropout(key, x, 0.5), backend="interpret")
+    x = np.ones((50, 40))
+    a, b = np.asarray(step(rnd.key(0), x)), np.asarray(step(rnd.key(1), x))
+    assert set(np.unique(a)) <= {0.0, 2.0} and abs((a == 0).mean() - 0.5) < 0.06
+    assert not np.array_equal(a, b)
+    np.testing.assert_array_equal(a, nn.dropout(rnd.key(0), x, 0.5))
+
+
+# ----------------------------------------------------------------------------- layers
+
+def _mlp_params(sizes, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    return [{"w": (rng.normal(size=(a, b)) / np.sqrt(a)).astype(dtype), "b": (0.1 * rng.normal(size=b)).astype(dtype)}
+            for a, b in zip(sizes[:-1], sizes[1:])]
+
+
+def _np_mlp(params, x, act=lambda z: np.maximum(z, 0)):
+    h, zs = x, []
+    for layer in params[:-1]:
+        z = h @ layer["w"] + layer["b"]
+        zs.append(z)
+        h = act(z)
+    return h @ params[-1]["w"] + params[-1]["b"], zs
+
+
+def test_dense_and_mlp_apply():
+    params = _mlp_params([5, 8, 6, 3])
+    x = RNG.normal(size=(7, 5))
+    np.testing.assert_allclose(nn.dense(params[0], x), x @ params[0]["w"] + params[0]["b"], rtol=1e-14)
+    out, zs = nn.mlp_apply(params, x, return_hidden=True)
+    ref, ref_zs = _np_mlp(params, x)
+    np.testing.assert_allclose(out, ref, rtol=1e-13)
+    assert len(zs) == 2
+    for z, rz in zip(zs, ref_zs):
+        np.testing.assert_allclose(z, rz, rtol=1e-13)
+    np.testing.assert_allclose(nn.mlp_apply(params, x, activation=nn.tanh, final_activation=nn.softmax),
+                               np_softmax(_np_mlp(params, x, np.tanh)[0]), rtol=1e-13)
+    # a single example (no batch axis)
+    np.testing.assert_allclose(nn.mlp_apply(params, x[0]), ref[0], rtol=1e-13)
+
+
+def test_mlp_gradients_fd():
+    params = _mlp_params([4, 6, 3])
+    x = RNG.normal(size=(5, 4))
+    y = np.array([0, 2, 1, 1, 0])
+
+    def loss(w0, b0, w1, b1):
+        p = [{"w": w0, "b": b0}, {"w": w1, "b": b1}]
+        return nn.cross_entropy(nn.mlp_apply(p, x, activation=nn.tanh), y) + nn.l2_penalty(p, 0.01)
+
+    def ref(w0, b0, w1, b1):
+        p = [{"w": w0, "b": b0}, {"w": w1, "b": b1}]
+        z = _np_mlp(p, x, np.tanh)[0]
+        l2 = sum(np.sum(a ** 2) for a in (w0, b0, w1, b1))
+        return -np.mean(np_log_softmax(z)[np.arange(5), y]) + 0.005 * l2
+
+    args = (params[0]["w"], params[0]["b"], params[1]["w"], params[1]["b"])
+    check_grads(loss, args, argnums=(0, 1, 2, 3), ref=ref, rtol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mlp_dtype_kept(dtype):
+    params = _mlp_params([3, 4, 2], dtype)
+    x = RNG.normal(size=(5, 3)).astype(dtype)
+    y = np.array([0, 1, 1, 0, 1])
+    loss = lambda p, x: nn.cross_entropy(nn.mlp_apply(p, x, activation=nn.gelu), y)
+    v, g = fg.value_and_grad(loss)(params, x)
+    assert v.dtype == dtype
+    assert all(leaf.dtype == dtype for leaf in fg.tree.leaves(g))
+
+
+def test_mlp_init(rnd):
+    params = nn.mlp_init(rnd.key(0), [784, 100, 10])
+    assert [tuple(p["w"].shape) for p in params] == [(784, 100), (100, 10)]
+    assert [tuple(p["b"].shape) for p in params] == [(100,), (10,)]
+    assert all(np.all(p["b"] == 0) for p in params)
+    w0 = np.asarray(params[0]["w"])
+    assert abs(w0.var() - 2 / 784) < 5 * (2 / 784) * math.sqrt(2 / w0.size)   # he_normal by default
+    assert not np.array_equal(np.asarray(params[1]["w"])[:10, :10], w0[:10, :10])
+    p32 = nn.mlp_init(rnd.key(0), [3, 4, 2], w_init=nn.glorot_uniform, dtype=np.float32)
+    assert all(leaf.dtype == np.float32 for leaf in fg.tree.leaves(p32))
+    assert np.abs(np.asarray(p32[0]["w"])).max() <= math.sqrt(6 / 7)
+    d = nn.dense_init(rnd.key(1), 3, 2, w_init=nn.lecun_normal, b_init=nn.ones)
+    assert d["w"].shape == (3, 2) and np.all(np.asarray(d["b"]) == 1)
+
+
+def test_layer_errors():
+    params = _mlp_params([5, 8, 3])
+    with pytest.raises(fg.ShapeError) as e:
+        nn.mlp_apply(params, np.zeros((7, 4)))
+    assert "nn.dense" in _msg(e) and "f64[7,4]" in _msg(e) and "f64[5,8]" in _msg(e)
+    with pytest.raises(fg.ShapeError, match="nn.dense.*b f64\\[7\\]"):
+        nn.dense({"w": np.zeros((5, 8)), "b": np.zeros(7)}, np.zeros((2, 5)))
+    with pytest.raises(fg.InputError, match="nn.dense.*'w' and 'b'"):
+        nn.dense([np.zeros((5, 8))], np.zeros((2, 5)))
+    with pytest.raises(fg.InputError, match="mlp_init.*sizes"):
+        nn.mlp_init(None, [5])
+    with pytest.raises(fg.InputError, match="mlp_init.*sizes\\[1\\]"):
+        nn.mlp_init(None, [5, 0, 3])
+    with pytest.raises(fg.InputError, match="mlp_apply"):
+        nn.mlp_apply({"w": np.zeros((2, 2)), "b": np.zeros(2)}, np.zeros(2))
+
+
+# ----------------------------------------------------------------------------- compiled (Numba)
+
+@pytest.fixture(scope="module")
+def compiled_mlp_step():
+    """One Numba compile of a float32 MLP training loss's value_and_grad
+    (ReLU MLP, cross-entropy, L2 penalty), with the interpreter's twin."""
+    def loss(params, x, y):
+        logits = nn.mlp_apply(params, x, activation=nn.relu)
+        return nn.cross_entropy(logits, y) + nn.l2_penalty(params, 1e-3, only_weights=True)
+
+    return fg.jit(fg.value_and_grad(loss), backend="numba"), fg.jit(fg.value_and_grad(loss), backend="interpret")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mlp_numba_matches_interpreter(compiled_mlp_step, seed):
+    numba_step, interp_step = compiled_mlp_step
+    rng = np.random.default_rng(seed)
+    params = _mlp_params([12, 16, 8, 4], np.float32, seed)
+    x = rng.normal(size=(32, 12)).astype(np.float32)
+    y = rng.integers(0, 4, size=32)
+    v_n, g_n = numba_step(params, x, y)
+    v_i, g_i = interp_step(params, x, y)
+    assert np.asarray(v_n).dtype == np.float32
+    np.testing.assert_allclose(v_n, v_i, rtol=2e-6)
+    for a, b in zip(fg.tree.leaves(g_n), fg.tree.leaves(g_i)):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-7)
+
+
+def test_activations_numba_at_extremes():
+    """All activations with their gradients, compiled by Numba (whose exp, log, tanh
+    and logistic are funcgrad's own vectorized versions) at the ends of float32's range."""
+    acts = [ACTIVATIONS[n][0] for n in ("elu", "gelu", "tanh", "softplus", "silu", "softmax")]
+    ct = np.float32(1e-3)
+
+    def f(x):
+        outs = tuple(a(x) for a in acts) + (nn.logsumexp(x),)
+        grads = tuple(fg.grad(lambda x: fnp.sum(a(x)) * ct)(x) for a in acts)
+        return outs + grads + (fg.grad(nn.logsumexp)(x),)
+
+    x = _extreme_inputs(np.float32, 3e38)
+    compiled = fg.jit(f, backend="numba")(x)
+    interpreted = fg.jit(f, backend="interpret")(x)
+    for c, i in zip(compiled, interpreted):
+        assert np.asarray(c).dtype == np.float32 and np.all(np.isfinite(c))
+        np.testing.assert_allclose(c, i, rtol=1e-5, atol=1e-30)

@@ -97,8 +97,8 @@ def gelu(x, approximate: bool = True):
         raise UnsupportedError("nn.gelu: approximate=False (the exact x * Phi(x)) needs erf, which funcgrad "
                                "does not provide; use approximate=True (the tanh form, |error| < 5e-4)")
     x = as_float(x)
-    xc = fnp.clip(x, -_GELU_CLIP, _GELU_CLIP)
-    inner = (2.0 * _SQRT_2_OVER_PI) * (xc + 0.044715 * (xc * xc * xc))
+    xc = fnp.where(fnp.abs(x) <= _GELU_CLIP, x, _GELU_CLIP * fnp.sign(x))   # clip, gradient 0 outside
+    inner = xc * ((2.0 * _SQRT_2_OVER_PI) + (2.0 * _SQRT_2_OVER_PI * 0.044715) * (xc * xc))
     return x * sigmoid(inner)
 
 
@@ -170,7 +170,7 @@ def _half_shift(x, axis):
 
 def _exp_arg(d):
     """``x - m = 2 d``, floored at -2000 where ``exp`` is 0 anyway (no overflow)."""
-    d = fnp.maximum(d, -_EXP_FLOOR)
+    d = fnp.where(d > -_EXP_FLOOR, d, -_EXP_FLOOR)
     return d + d
 
 

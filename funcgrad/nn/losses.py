@@ -137,7 +137,7 @@ def cross_entropy(logits, labels):
         # or whose log-probability is beyond the range, adds 0 and not 0 * inf.
         d_min = -float(np.finfo(logits.dtype).max)
         per = (_log_sum_exp_shifted(d, -1, False) * fnp.sum(labels, axis=-1)
-               - 2.0 * fnp.sum(labels * fnp.maximum(d, d_min), axis=-1))
+               - 2.0 * fnp.sum(labels * fnp.where(d > d_min, d, d_min), axis=-1))
     else:
         # log(sum(exp(s))) - s[y] with s = logits - max = 2 d: a sum of two
         # non-negative terms (logsumexp(logits) - logits[y] would cancel digits)

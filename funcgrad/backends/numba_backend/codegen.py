@@ -32,7 +32,7 @@ ELEMENTWISE = {
     "sinh", "cosh", "tanh", "logistic", "abs", "sign", "floor", "ceil", "round", "not", "is_finite",
     "integer_pow", "add", "sub", "mul", "div", "pow", "max", "min", "atan2", "rem", "floordiv",
     "and", "or", "xor", "lt", "le", "gt", "ge", "eq", "ne", "select", "convert_element_type",
-    "stop_gradient", "broadcast_to", "iota",
+    "stop_gradient", "broadcast_to", "iota", "shift_left", "shift_right_logical",
 }
 REDUCTIONS = {"reduce_sum", "reduce_max", "reduce_min", "reduce_prod"}
 CONTROL = {"fori_loop", "while_loop", "scan", "switch"}   # bodies emitted inline as loops/branches
@@ -503,6 +503,11 @@ class CodeGenerator:
             expr = f"remainder_{'float' if in_dt.kind == 'f' else 'int'}({a}, {b})"
         elif name == "floordiv":
             expr = f"floordiv_{'float' if in_dt.kind == 'f' else 'int'}({a}, {b})"
+        elif name in ("shift_left", "shift_right_logical"):
+            # Numba computes uint32 arithmetic in 64 bits: cast the operand and the
+            # result back; shifts by the width or more give 0 (LLVM leaves them undefined)
+            t, op = np_type(out_dt), "<<" if name == "shift_left" else ">>"
+            return f"({t}({t}({a}) {op} {b}) if {b} < {t}({in_dt.itemsize * 8}) else {t}(0))"
         elif name == "not":
             expr = f"not {a}" if in_dt == bool else f"~{a}"
         elif name in ("and", "or", "xor"):
@@ -901,6 +906,38 @@ class CodeGenerator:
 
     def _emit_argmin(self, eqn):
         self._emit_argmax(eqn, better="<")
+
+    def _emit_threefry2x32(self, eqn):
+        # one Threefry-2x32 encryption per element (scalar.threefry2x32, which casts every
+        # step to uint32 so that the bits equal the NumPy implementation's)
+        self.constants["threefry2x32"] = ('__import__("funcgrad.backends.numba_backend.scalar", '
+                                          'fromlist=["threefry2x32"]).threefry2x32')
+        y0, y1 = eqn.outputs
+        shape = ishape(y0.aval)
+        args = [self.read(a, shape, {}) for a in eqn.inputs]
+        self.alloc(y0)
+        self.alloc(y1)
+        self.w.emit("# threefry2x32")
+        self.w.open_loops(shape)
+        dst = ", ".join(f"i{d}" for d in range(len(shape)))
+        self.w.emit(f"{self.name(y0)}[{dst}], {self.name(y1)}[{dst}] = threefry2x32({', '.join(args)})")
+        self.w.close_loops(shape)
+
+    def _emit_argsort(self, eqn):
+        # a stable merge sort along the last axis (scalar.argsort_stable), one row at a time
+        self.constants["argsort_stable"] = ('__import__("funcgrad.backends.numba_backend.scalar", '
+                                            'fromlist=["argsort_stable"]).argsort_stable')
+        x, out = eqn.inputs[0], eqn.outputs[0]
+        X = self.arr(x)
+        self.alloc(out)
+        outer = x.aval.shape[:-1]
+        if not outer:
+            self.w.emit(f"argsort_stable({X}, {self.name(out)})")
+            return
+        self.w.open_loops(outer)
+        idx = ", ".join(f"i{d}" for d in range(len(outer)))
+        self.w.emit(f"argsort_stable({X}[{idx}], {self.name(out)}[{idx}])")
+        self.w.close_loops(outer)
 
 
 def unsupported(program: Program):

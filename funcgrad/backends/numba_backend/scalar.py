@@ -77,3 +77,99 @@ def floordiv_int(a, b):
 @njit(cache=True)
 def rint(x):
     return np.rint(x)
+
+
+# ----------------------------------------------------------------------------- random bits
+# Numba types the arithmetic of two uint32 values as 64-bit: every step is cast
+# back to np.uint32, so that the bits equal the NumPy implementation's
+# (funcgrad/primitives/random.py).
+
+@njit(cache=True)
+def _rotl32(x, r):
+    return np.uint32((x << np.uint32(r)) | (x >> np.uint32(32 - r)))
+
+
+@njit(cache=True)
+def _four_rounds(x0, x1, r0, r1, r2, r3):
+    x0 = np.uint32(x0 + x1)
+    x1 = np.uint32(_rotl32(x1, r0) ^ x0)
+    x0 = np.uint32(x0 + x1)
+    x1 = np.uint32(_rotl32(x1, r1) ^ x0)
+    x0 = np.uint32(x0 + x1)
+    x1 = np.uint32(_rotl32(x1, r2) ^ x0)
+    x0 = np.uint32(x0 + x1)
+    x1 = np.uint32(_rotl32(x1, r3) ^ x0)
+    return x0, x1
+
+
+@njit(cache=True)
+def threefry2x32(k0, k1, x0, x1):
+    """Threefry-2x32, 20 rounds: the block (x0, x1) encrypted under the key (k0, k1)."""
+    k0, k1, x0, x1 = np.uint32(k0), np.uint32(k1), np.uint32(x0), np.uint32(x1)
+    k2 = np.uint32(k0 ^ k1 ^ np.uint32(0x1BD11BDA))
+    x0 = np.uint32(x0 + k0)
+    x1 = np.uint32(x1 + k1)
+    x0, x1 = _four_rounds(x0, x1, 13, 15, 26, 6)
+    x0 = np.uint32(x0 + k1)
+    x1 = np.uint32(x1 + k2 + np.uint32(1))
+    x0, x1 = _four_rounds(x0, x1, 17, 29, 16, 24)
+    x0 = np.uint32(x0 + k2)
+    x1 = np.uint32(x1 + k0 + np.uint32(2))
+    x0, x1 = _four_rounds(x0, x1, 13, 15, 26, 6)
+    x0 = np.uint32(x0 + k0)
+    x1 = np.uint32(x1 + k1 + np.uint32(3))
+    x0, x1 = _four_rounds(x0, x1, 17, 29, 16, 24)
+    x0 = np.uint32(x0 + k1)
+    x1 = np.uint32(x1 + k2 + np.uint32(4))
+    x0, x1 = _four_rounds(x0, x1, 13, 15, 26, 6)
+    x0 = np.uint32(x0 + k2)
+    x1 = np.uint32(x1 + k0 + np.uint32(5))
+    return x0, x1
+
+
+# ----------------------------------------------------------------------------- sorting
+
+@njit(cache=True)
+def _sorts_before(a, b):
+    # a < b, with NaN after everything (as NumPy sorts)
+    return a < b or (b != b and a == a)
+
+
+@njit(cache=True)
+def argsort_stable(keys, out):
+    """Write into the int64 ``out`` the indices that sort the 1-d ``keys``
+    stably (NumPy's ``kind="stable"``): a bottom-up merge sort. (Numba's own
+    np.argsort, and assigning its result to a slice, cost seconds to compile.)"""
+    n = keys.shape[0]
+    src = np.empty(n, np.int64)
+    dst = np.empty(n, np.int64)
+    for i in range(n):
+        src[i] = i
+    width = 1
+    while width < n:
+        lo = 0
+        while lo < n:
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i, j, k = lo, mid, lo
+            while i < mid and j < hi:
+                if _sorts_before(keys[src[j]], keys[src[i]]):
+                    dst[k] = src[j]
+                    j += 1
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < hi:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+            lo += 2 * width
+        src, dst = dst, src
+        width *= 2
+    for i in range(n):
+        out[i] = src[i]
