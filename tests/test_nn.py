@@ -10,6 +10,7 @@ import pytest
 import funcgrad as fg
 import funcgrad.numpy as fnp
 from funcgrad import nn
+from funcgrad import random as fgr
 
 from fd import check_grads, numerical_grad, rel_error
 
@@ -456,117 +457,177 @@ def test_dead_relu_fraction():
 
 # ----------------------------------------------------------------------------- initializers
 
-@pytest.fixture
-def rnd():
-    """funcgrad.random (written alongside nn)."""
-    return pytest.importorskip("funcgrad.random")
-
-
-# name -> (init, Var[w] from (fan_in, fan_out), distribution)
+# name -> (init, Var[w] as a function of (fan_in, fan_out), distribution). The seeds' scales
+# (seed 002; seed 001 cites the same papers) are standard deviations: Glorot/Xavier
+# sqrt(2 / (n_{l-1} + n_l)), Kaiming/He sqrt(2 / n_{l-1}), and LeCun 1 / sqrt(n_{l-1}) (seed
+# 002's forward-pass-only version of Glorot). A uniform U(-a, a) has variance a^2 / 3.
 INITS = {
-    "glorot_normal": (nn.glorot_normal, lambda i, o: 2 / (i + o), "normal"),
-    "glorot_uniform": (nn.glorot_uniform, lambda i, o: 2 / (i + o), "uniform"),
-    "he_normal": (nn.he_normal, lambda i, o: 2 / i, "normal"),
-    "he_uniform": (nn.he_uniform, lambda i, o: 2 / i, "uniform"),
-    "lecun_normal": (nn.lecun_normal, lambda i, o: 1 / i, "normal"),
-    "lecun_uniform": (nn.lecun_uniform, lambda i, o: 1 / i, "uniform"),
+    "glorot_normal": (nn.glorot_normal, lambda i, o: math.sqrt(2 / (i + o)) ** 2, "normal"),
+    "glorot_uniform": (nn.glorot_uniform, lambda i, o: math.sqrt(2 / (i + o)) ** 2, "uniform"),
+    "he_normal": (nn.he_normal, lambda i, o: math.sqrt(2 / i) ** 2, "normal"),
+    "he_uniform": (nn.he_uniform, lambda i, o: math.sqrt(2 / i) ** 2, "uniform"),
+    "lecun_normal": (nn.lecun_normal, lambda i, o: (1 / math.sqrt(i)) ** 2, "normal"),
+    "lecun_uniform": (nn.lecun_uniform, lambda i, o: (1 / math.sqrt(i)) ** 2, "uniform"),
 }
+Z = 5.0   # statistical checks allow 5 standard errors (a false failure has probability ~6e-7)
+
+
+def _check_moments(w, var, dist):
+    """Mean 0 and variance ``var`` within Z standard errors of the sample statistics:
+    SE(mean) = sigma / sqrt(n); SE(s^2) = sqrt((mu4 - sigma^4) / n), with
+    mu4 = 3 sigma^4 (normal) or 9/5 sigma^4 (uniform)."""
+    s = np.asarray(w, dtype=np.float64).ravel()
+    n = s.size
+    assert abs(s.mean()) < Z * math.sqrt(var / n), (s.mean(), var)
+    kurt = 3.0 if dist == "normal" else 1.8
+    assert abs(s.var() - var) < Z * var * math.sqrt((kurt - 1) / n), (s.var(), var)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", list(INITS))
-def test_initializer_statistics(rnd, name, dtype):
+def test_initializer_statistics(name, dtype):
     init, var_of, dist = INITS[name]
-    fan_in, fan_out = 300, 200
-    w = np.asarray(init(rnd.key(1), (fan_in, fan_out), dtype))
-    assert w.shape == (fan_in, fan_out) and w.dtype == dtype
-    n, var = w.size, var_of(fan_in, fan_out)
+    fan_in, fan_out = 300, 200      # unequal fans: the three variances differ by 20% or more
+    w = init(fgr.key(1), (fan_in, fan_out), dtype)
+    assert isinstance(w, np.ndarray) and w.shape == (fan_in, fan_out) and w.dtype == dtype
+    var = var_of(fan_in, fan_out)
+    _check_moments(w, var, dist)
     s = w.astype(np.float64)
-    # mean 0 and the formula's variance, within 5 standard errors of the sample statistics:
-    # SE(mean) = sigma / sqrt(n); SE(s^2) = sqrt((mu4 - sigma^4) / n), mu4 = 3 sigma^4 (normal), 9/5 sigma^4 (uniform)
-    assert abs(s.mean()) < 5 * math.sqrt(var / n)
-    kurt = 3.0 if dist == "normal" else 1.8
-    assert abs(s.var() - var) < 5 * var * math.sqrt((kurt - 1) / n), (s.var(), var)
-    a = math.sqrt(3 * var)                     # the uniform's bound
+    n = s.size
+    a = math.sqrt(3 * var)          # the uniform's bound: sqrt(6 / (fan_in + fan_out)) for Glorot...
     if dist == "uniform":
-        assert np.all(np.abs(s) <= a * (1 + 1e-6)) and np.abs(s).max() > 0.99 * a
-    else:                                      # a normal exceeds sqrt(3) sigma with probability 8.3%
-        frac = np.mean(np.abs(s) > a)
-        assert abs(frac - 0.0833) < 0.01
-    # the same key gives the same weights; another key others
-    np.testing.assert_array_equal(init(rnd.key(1), (fan_in, fan_out), dtype), w)
-    assert not np.array_equal(init(rnd.key(2), (fan_in, fan_out), dtype), w)
+        assert np.all(np.abs(s) <= a * (1 + 1e-6)) and np.abs(s).max() > (1 - 10 / n) * a
+        # each tenth of [-a, a] holds a tenth of the draws
+        counts, _ = np.histogram(s, bins=10, range=(-a, a))
+        assert np.all(np.abs(counts / n - 0.1) < Z * math.sqrt(0.1 * 0.9 / n)), counts
+    else:                           # a normal exceeds sqrt(3) sigma with probability erfc(sqrt(3/2))
+        p = math.erfc(math.sqrt(1.5))
+        assert abs(np.mean(np.abs(s) > a) - p) < Z * math.sqrt(p * (1 - p) / n)
+    # the same key gives the same weights; other keys others, uncorrelated with these
+    np.testing.assert_array_equal(init(fgr.key(1), (fan_in, fan_out), dtype), w)
+    for other in (fgr.key(2), fgr.split(fgr.key(1))[0]):
+        w2 = np.asarray(init(other, (fan_in, fan_out), dtype), dtype=np.float64)
+        assert abs(np.corrcoef(s.ravel(), w2.ravel())[0, 1]) < Z / math.sqrt(n)
 
 
-def test_initializer_fans_and_defaults(rnd):
+def test_initializer_fans_and_defaults():
     assert nn.compute_fans((3, 5)) == (3, 5)
     assert nn.compute_fans((3, 3, 4, 8)) == (36, 72)         # receptive field 3 * 3, as JAX
     assert nn.compute_fans((4, 6, 2), in_axis=0, out_axis=1) == (8, 12)
-    w = nn.he_normal(rnd.key(0), (50, 7))
+    w = nn.he_normal(fgr.key(0), (50, 7))
     assert w.dtype == np.float64                              # default dtype
-    w = nn.variance_scaling(0.5, "fan_out", "uniform")(rnd.key(0), (10, 4000))
+    # the other modes, and a convolution kernel's fans (receptive field included)
+    _check_moments(nn.variance_scaling(2.0, "fan_out", "normal")(fgr.key(3), (100, 400)), 2 / 400, "normal")
+    _check_moments(nn.variance_scaling(0.5, "fan_avg", "uniform")(fgr.key(4), (100, 400)), 0.5 / 250, "uniform")
+    _check_moments(nn.he_normal(fgr.key(5), (3, 3, 16, 32)), 2 / (3 * 3 * 16), "normal")
+    w = nn.variance_scaling(0.5, "fan_out", "uniform")(fgr.key(0), (10, 4000))
     assert np.abs(w).max() <= math.sqrt(3 * 0.5 / 4000)
-    assert np.all(nn.zeros(rnd.key(0), (3,), np.float32) == 0) and nn.zeros(None, (3,)).dtype == np.float64
+    # aliases: Xavier is Glorot, Kaiming is He
+    for a, b in ((nn.xavier_normal, nn.glorot_normal), (nn.xavier_uniform, nn.glorot_uniform),
+                 (nn.kaiming_normal, nn.he_normal), (nn.kaiming_uniform, nn.he_uniform)):
+        np.testing.assert_array_equal(a(fgr.key(6), (5, 4)), b(fgr.key(6), (5, 4)))
+    # constant initializers ignore the key and keep the dtype
+    z32 = nn.zeros(fgr.key(0), (3, 2), np.float32)
+    assert z32.dtype == np.float32 and z32.shape == (3, 2) and np.all(z32 == 0)
+    assert nn.zeros(None, (3,)).dtype == np.float64
     assert np.all(nn.ones(None, (2, 2)) == 1)
     assert np.all(nn.constant(0.1)(None, (2,)) == 0.1)
 
 
-def test_initializer_errors(rnd):
+def test_initializer_errors():
     with pytest.raises(fg.ShapeError, match="1-d.*\\(5,\\)"):
-        nn.glorot_normal(rnd.key(0), (5,))
+        nn.glorot_normal(fgr.key(0), (5,))
     with pytest.raises(fg.DtypeError, match="he_uniform.*int32"):
-        nn.he_uniform(rnd.key(0), (2, 3), np.int32)
+        nn.he_uniform(fgr.key(0), (2, 3), np.int32)
+    with pytest.raises(fg.DtypeError, match="zeros.*int64"):
+        nn.zeros(None, (2,), np.int64)
+    with pytest.raises(fg.ShapeError, match="negative"):
+        nn.lecun_normal(fgr.key(0), (3, -1))
     with pytest.raises(fg.InputError, match="mode"):
         nn.variance_scaling(1.0, "fan_sum", "normal")
+    with pytest.raises(fg.InputError, match="scale"):
+        nn.variance_scaling(0.0, "fan_in", "normal")
     with pytest.raises(fg.UnsupportedError, match="truncated_normal"):
         nn.variance_scaling(1.0, "fan_in", "truncated_normal")
 
 
 # ----------------------------------------------------------------------------- dropout
 
+def _np_dropout(mask, x, rate):
+    """Inverted dropout written out: kept units scaled by 1 / (1 - rate), the others 0."""
+    return np.where(mask, x / (1 - rate), 0)
+
+
 @pytest.mark.parametrize("rate", [0.1, 0.5, 0.8])
-def test_dropout_statistics(rnd, rate):
+def test_dropout_statistics(rate):
     x = np.ones((400, 250))
-    y = np.asarray(nn.dropout(rnd.key(3), x, rate))
+    y = np.asarray(nn.dropout(fgr.key(3), x, rate))
     kept = y != 0
     n = x.size
-    assert abs(1 - kept.mean() - rate) < 5 * math.sqrt(rate * (1 - rate) / n)   # fraction dropped ~ rate
+    assert abs(1 - kept.mean() - rate) < Z * math.sqrt(rate * (1 - rate) / n)   # fraction dropped ~ rate
     np.testing.assert_allclose(y[kept], 1 / (1 - rate), rtol=1e-15)            # kept units scaled up
-    assert abs(y.mean() - 1) < 5 * math.sqrt(rate / (1 - rate) / n)              # the mean is preserved
+    # E[y] = x elementwise: 2000 draws of each of 20 values (Var[y_j] = x_j^2 rate / (1 - rate))
+    x0 = RNG.normal(size=20)
+    draws = np.asarray(nn.dropout(fgr.key(4), np.tile(x0, (2000, 1)), rate))
+    se = np.abs(x0) * math.sqrt(rate / (1 - rate) / 2000)
+    assert np.all(np.abs(draws.mean(axis=0) - x0) < Z * se), (draws.mean(axis=0), x0)
 
 
-def test_dropout_eval_identity_and_errors(rnd):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dropout_values_and_mask(dtype):
+    """The mask is bernoulli(key, 1 - rate, x.shape) (the documented contract): the
+    same key gives the same mask for any x of that shape; other keys other masks."""
+    x = RNG.normal(size=(30, 20)).astype(dtype)
+    rate = 0.25
+    mask = np.asarray(fgr.bernoulli(fgr.key(7), 1 - rate, x.shape))
+    y = nn.dropout(fgr.key(7), x, rate)
+    assert isinstance(y, np.ndarray) and y.dtype == dtype and y.shape == x.shape
+    np.testing.assert_allclose(y, _np_dropout(mask, x, rate), rtol=1e-7 if dtype == np.float32 else 0)
+    assert np.all(y[~mask] == 0)
+    np.testing.assert_array_equal(nn.dropout(fgr.key(7), x, rate), y)
+    assert not np.array_equal(nn.dropout(fgr.key(8), x, rate) != 0, mask)
+    # integer activations become float64
+    assert nn.dropout(fgr.key(7), np.ones((2, 3), dtype=np.int64), 0.5).dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dropout_gradient_fd(dtype):
+    rate, key = 0.4, fgr.key(11)
+    x = RNG.normal(size=(5, 6)).astype(dtype)
+    c = RNG.normal(size=(5, 6)).astype(dtype)
+    mask = np.asarray(fgr.bernoulli(key, 1 - rate, x.shape))
+    g = fg.grad(lambda x: fnp.sum(nn.dropout(key, x, rate) * c))(x)
+    assert g.dtype == dtype and g.shape == x.shape
+    # finite differences of dropout itself (the same key: the same mask at every perturbed x)
+    fd = numerical_grad(lambda x: np.sum(np.asarray(nn.dropout(key, x, rate)) * c), (x,))
+    tol = 1e-6 if dtype == np.float32 else 1e-9
+    assert rel_error(g, fd) < tol, (g, fd)
+    # the formula: mask / (1 - rate) times the cotangent; dropped units get exactly 0
+    np.testing.assert_allclose(g, mask * c.astype(np.float64) / (1 - rate), rtol=tol)
+    assert np.all(g[~mask] == 0)
+    if dtype == np.float64:   # against finite differences of the NumPy formula, with fg.vjp too
+        check_grads(lambda x: nn.dropout(key, x, rate), (x,), ref=lambda x: _np_dropout(mask, x, rate),
+                    rtol=1e-9, value_rtol=1e-15)
+
+
+def test_dropout_eval_identity_and_errors():
     x = RNG.normal(size=(4, 5))
-    assert nn.dropout(rnd.key(0), x, 0.5, training=False) is x
-    assert nn.dropout(rnd.key(0), x, 0.0) is x
+    assert nn.dropout(fgr.key(0), x, 0.5, training=False) is x
+    assert nn.dropout(fgr.key(0), x, 0.0) is x
     assert nn.dropout(None, x, 0.3, training=False) is x         # no key needed at evaluation
-    for bad in (1.0, 1.5, -0.1, float("nan")):
+    # identity in a traced program too, gradient 1
+    np.testing.assert_array_equal(fg.grad(lambda x: fnp.sum(nn.dropout(None, x, 0.5, training=False)))(x), 1)
+    for bad in (1.0, 1.5, -0.1, float("nan"), float("inf"), np.float64(-1)):
         with pytest.raises(fg.InputError, match="nn.dropout: rate must be a finite number in \\[0.0, 1.0\\)"):
-            nn.dropout(rnd.key(0), x, bad)
+            nn.dropout(fgr.key(0), x, bad)
+    with pytest.raises(fg.InputError, match="nn.dropout: rate must be a Python number"):
+        nn.dropout(fgr.key(0), x, "0.5")
+    with pytest.raises(fg.InputError, match="nn.dropout: rate must be a Python number.*f64\\[\\]"):
+        fg.jit(lambda x, r: nn.dropout(fgr.key(0), x, r), backend="interpret")(x, np.float64(0.5))
     with pytest.raises(fg.InputError, match="training"):
-        nn.dropout(rnd.key(0), x, 0.5, training="yes")
-
-
-def test_dropout_gradient_and_dtype(rnd):
-    x = RNG.normal(size=(6, 7)).astype(np.float32)
-    key = rnd.key(5)
-    y = nn.dropout(key, x, 0.25)
-    assert np.asarray(y).dtype == np.float32
-    mask = np.asarray(y) != 0
-    np.testing.assert_allclose(np.asarray(y)[mask], x[mask] / 0.75, rtol=1e-6)
-    g = fg.grad(lambda x: fnp.sum(nn.dropout(key, x, 0.25)))(x)       # the same key: the same mask
-    assert g.dtype == np.float32
-    np.testing.assert_allclose(g, mask / np.float32(0.75), rtol=1e-6)
-
-
-def test_dropout_traced_key(rnd):
-    """A key passed into a jitted step (a fresh one each step)."""
-    step = fg.jit(lambda key, x: nn.dropout(key, x, 0.5), backend="interpret")
-    x = np.ones((50, 40))
-    a, b = np.asarray(step(rnd.key(0), x)), np.asarray(step(rnd.key(1), x))
-    assert set(np.unique(a)) <= {0.0, 2.0} and abs((a == 0).mean() - 0.5) < 0.06
-    assert not np.array_equal(a, b)
-    np.testing.assert_array_equal(a, nn.dropout(rnd.key(0), x, 0.5))
+        nn.dropout(fgr.key(0), x, 0.5, training="yes")
+    with pytest.raises(fg.DtypeError, match="key"):
+        nn.dropout(3, x, 0.5)                                     # an int seed, not a key
 
 
 # ----------------------------------------------------------------------------- layers
@@ -592,14 +653,19 @@ def test_dense_and_mlp_apply():
     np.testing.assert_allclose(nn.dense(params[0], x), x @ params[0]["w"] + params[0]["b"], rtol=1e-14)
     out, zs = nn.mlp_apply(params, x, return_hidden=True)
     ref, ref_zs = _np_mlp(params, x)
+    assert out.shape == (7, 3)
     np.testing.assert_allclose(out, ref, rtol=1e-13)
     assert len(zs) == 2
     for z, rz in zip(zs, ref_zs):
         np.testing.assert_allclose(z, rz, rtol=1e-13)
     np.testing.assert_allclose(nn.mlp_apply(params, x, activation=nn.tanh, final_activation=nn.softmax),
                                np_softmax(_np_mlp(params, x, np.tanh)[0]), rtol=1e-13)
-    # a single example (no batch axis)
+    # a single example (no batch axis), and more leading axes
     np.testing.assert_allclose(nn.mlp_apply(params, x[0]), ref[0], rtol=1e-13)
+    x3 = RNG.normal(size=(2, 4, 5))
+    np.testing.assert_allclose(nn.mlp_apply(params, x3), _np_mlp(params, x3)[0], rtol=1e-13)
+    # one layer: a linear model
+    np.testing.assert_allclose(nn.mlp_apply(params[:1], x), x @ params[0]["w"] + params[0]["b"], rtol=1e-14)
 
 
 def test_mlp_gradients_fd():
@@ -626,24 +692,35 @@ def test_mlp_dtype_kept(dtype):
     params = _mlp_params([3, 4, 2], dtype)
     x = RNG.normal(size=(5, 3)).astype(dtype)
     y = np.array([0, 1, 1, 0, 1])
+    out = nn.mlp_apply(params, x, activation=nn.gelu)
+    assert out.dtype == dtype
+    p64 = [{k: v.astype(np.float64) for k, v in layer.items()} for layer in params]
+    np.testing.assert_allclose(out, _np_mlp(p64, x.astype(np.float64), ACTIVATIONS["gelu"][1])[0],
+                               rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-6 if dtype == np.float32 else 0)
     loss = lambda p, x: nn.cross_entropy(nn.mlp_apply(p, x, activation=nn.gelu), y)
-    v, g = fg.value_and_grad(loss)(params, x)
-    assert v.dtype == dtype
+    v, (g, gx) = fg.value_and_grad(loss, argnums=(0, 1))(params, x)
+    assert v.dtype == dtype and gx.dtype == dtype
     assert all(leaf.dtype == dtype for leaf in fg.tree.leaves(g))
+    assert [tuple(layer["w"].shape) for layer in g] == [(3, 4), (4, 2)]
 
 
-def test_mlp_init(rnd):
-    params = nn.mlp_init(rnd.key(0), [784, 100, 10])
+def test_mlp_init():
+    params = nn.mlp_init(fgr.key(0), [784, 100, 10])
     assert [tuple(p["w"].shape) for p in params] == [(784, 100), (100, 10)]
     assert [tuple(p["b"].shape) for p in params] == [(100,), (10,)]
     assert all(np.all(p["b"] == 0) for p in params)
+    assert all(leaf.dtype == np.float64 for leaf in fg.tree.leaves(params))
+    _check_moments(params[0]["w"], 2 / 784, "normal")              # he_normal by default
+    _check_moments(params[1]["w"], 2 / 100, "normal")
     w0 = np.asarray(params[0]["w"])
-    assert abs(w0.var() - 2 / 784) < 5 * (2 / 784) * math.sqrt(2 / w0.size)   # he_normal by default
-    assert not np.array_equal(np.asarray(params[1]["w"])[:10, :10], w0[:10, :10])
-    p32 = nn.mlp_init(rnd.key(0), [3, 4, 2], w_init=nn.glorot_uniform, dtype=np.float32)
+    assert not np.array_equal(np.asarray(params[1]["w"])[:10, :10], w0[:10, :10])   # one key per layer
+    np.testing.assert_array_equal(nn.mlp_init(fgr.key(0), [784, 100, 10])[0]["w"], w0)
+    assert not np.array_equal(nn.mlp_init(fgr.key(1), [784, 100, 10])[0]["w"], w0)
+    p32 = nn.mlp_init(fgr.key(0), [3, 4, 2], w_init=nn.glorot_uniform, dtype=np.float32)
     assert all(leaf.dtype == np.float32 for leaf in fg.tree.leaves(p32))
     assert np.abs(np.asarray(p32[0]["w"])).max() <= math.sqrt(6 / 7)
-    d = nn.dense_init(rnd.key(1), 3, 2, w_init=nn.lecun_normal, b_init=nn.ones)
+    assert nn.mlp_apply(p32, np.ones((2, 3), np.float32)).dtype == np.float32
+    d = nn.dense_init(fgr.key(1), 3, 2, w_init=nn.lecun_normal, b_init=nn.ones)
     assert d["w"].shape == (3, 2) and np.all(np.asarray(d["b"]) == 1)
 
 
@@ -651,7 +728,16 @@ def test_layer_errors():
     params = _mlp_params([5, 8, 3])
     with pytest.raises(fg.ShapeError) as e:
         nn.mlp_apply(params, np.zeros((7, 4)))
-    assert "nn.dense" in _msg(e) and "f64[7,4]" in _msg(e) and "f64[5,8]" in _msg(e)
+    assert "layer 0 (params[0])" in _msg(e) and "x f64[7,4]" in _msg(e) and "w f64[5,8]" in _msg(e), _msg(e)
+    # a later layer: its input is the previous layer's output
+    bad = params + [{"w": np.zeros((6, 2)), "b": np.zeros(2)}]
+    with pytest.raises(fg.ShapeError) as e:
+        nn.mlp_apply(bad, np.zeros((7, 5)))
+    assert "layer 2 (params[2])" in _msg(e) and "h2 f64[7,3]" in _msg(e) and "w f64[6,2]" in _msg(e), _msg(e)
+    with pytest.raises(fg.ShapeError, match="layer 0.*x f32\\[2,4\\]"):           # traced, in a gradient
+        fg.grad(lambda p, x: fnp.sum(nn.mlp_apply(p, x)))(_mlp_params([5, 3], np.float32), np.zeros((2, 4), np.float32))
+    with pytest.raises(fg.ShapeError, match="nn.dense: input features.*x f64\\[2,4\\] @ w f64\\[5,8\\]"):
+        nn.dense(params[0], np.zeros((2, 4)))
     with pytest.raises(fg.ShapeError, match="nn.dense.*b f64\\[7\\]"):
         nn.dense({"w": np.zeros((5, 8)), "b": np.zeros(7)}, np.zeros((2, 5)))
     with pytest.raises(fg.InputError, match="nn.dense.*'w' and 'b'"):
@@ -662,6 +748,8 @@ def test_layer_errors():
         nn.mlp_init(None, [5, 0, 3])
     with pytest.raises(fg.InputError, match="mlp_apply"):
         nn.mlp_apply({"w": np.zeros((2, 2)), "b": np.zeros(2)}, np.zeros(2))
+    with pytest.raises(fg.InputError, match="dense_init.*n_out"):
+        nn.dense_init(fgr.key(0), 3, 2.5)
 
 
 # ----------------------------------------------------------------------------- compiled (Numba)
@@ -710,3 +798,97 @@ def test_activations_numba_at_extremes():
     for c, i in zip(compiled, interpreted):
         assert np.asarray(c).dtype == np.float32 and np.all(np.isfinite(c))
         np.testing.assert_allclose(c, i, rtol=1e-5, atol=1e-30)
+
+
+DROPOUT_RATE = 0.3
+
+
+def _dropout_and_grad(key, x, c):
+    """Dropout's output and the gradient of <c, dropout(x)>, one program."""
+    y = nn.dropout(key, x, DROPOUT_RATE)
+    g = fg.grad(lambda x: fnp.sum(nn.dropout(key, x, DROPOUT_RATE) * c))(x)
+    return y, g
+
+
+@pytest.fixture(scope="module")
+def compiled_dropout():
+    """One Numba compile of dropout with its gradient (key traced), and the interpreter's twin."""
+    return fg.jit(_dropout_and_grad, backend="numba"), fg.jit(_dropout_and_grad, backend="interpret")
+
+
+def test_dropout_numba_matches_interpreter(compiled_dropout):
+    numba_fn, interp_fn = compiled_dropout
+    x = RNG.normal(size=(60, 50)).astype(np.float32)
+    c = RNG.normal(size=(60, 50)).astype(np.float32)
+    masks = []
+    for seed in (0, 1):
+        key = fgr.key(seed)
+        y, g = numba_fn(key, x, c)
+        y_i, g_i = interp_fn(key, x, c)
+        assert y.dtype == np.float32 and g.dtype == np.float32
+        mask = np.asarray(fgr.bernoulli(key, 1 - DROPOUT_RATE, x.shape))   # the same mask as eager code
+        np.testing.assert_array_equal(y != 0, mask)
+        np.testing.assert_array_equal(y_i != 0, mask)
+        np.testing.assert_allclose(y, y_i, rtol=1e-7, atol=0)
+        np.testing.assert_allclose(g, g_i, rtol=1e-7, atol=0)
+        np.testing.assert_allclose(y, _np_dropout(mask, x.astype(np.float64), DROPOUT_RATE), rtol=1e-6)
+        np.testing.assert_allclose(g, mask * c.astype(np.float64) / (1 - DROPOUT_RATE), rtol=1e-6)
+        assert abs((~mask).mean() - DROPOUT_RATE) < Z * math.sqrt(DROPOUT_RATE * (1 - DROPOUT_RATE) / x.size)
+        masks.append(mask)
+    assert not np.array_equal(*masks)                   # a fresh key, a fresh mask (no recompile)
+
+
+def _train_step(params, key, x, y):
+    """A 1-hidden-layer ReLU network with dropout after the hidden layer; returns
+    the loss, its gradients and the diagnostics, all computed in one program."""
+    def loss(params):
+        z1 = nn.dense(params[0], x)
+        h1 = nn.dropout(key, nn.relu(z1), 0.25)
+        return nn.cross_entropy(nn.dense(params[1], h1), y), z1
+
+    (value, z1), grads = fg.value_and_grad(loss, has_aux=True)(params)
+    return value, grads, nn.layer_grad_norms(grads), nn.global_norm(grads), nn.dead_relu_fraction(z1)
+
+
+@pytest.fixture(scope="module")
+def compiled_train_step():
+    return fg.jit(_train_step, backend="numba"), fg.jit(_train_step, backend="interpret")
+
+
+def test_train_step_with_dropout_and_diagnostics(compiled_train_step):
+    """Dead units (seed 000/001: a ReLU whose pre-activation is <= 0 on the whole batch)
+    get no gradient; gradients through dropout match finite differences of a NumPy
+    forward pass with the same mask; the diagnostics match NumPy; Numba matches
+    the interpreter."""
+    numba_step, interp_step = compiled_train_step
+    params = _mlp_params([4, 6, 3], seed=3)
+    params[0]["b"][[1, 4]] = -100.0                     # units 1 and 4 of the hidden layer are dead
+    x = RNG.normal(size=(8, 4))
+    y = RNG.integers(0, 3, size=8)
+    key = fgr.key(21)
+    mask = np.asarray(fgr.bernoulli(key, 0.75, (8, 6)))
+
+    def np_loss(w0, b0, w1, b1):
+        z1 = x @ w0 + b0
+        h1 = _np_dropout(mask, np.maximum(z1, 0), 0.25)
+        return -np.mean(np_log_softmax(h1 @ w1 + b1)[np.arange(8), y])
+
+    args = (params[0]["w"], params[0]["b"], params[1]["w"], params[1]["b"])
+    v, g, norms, gnorm, dead = numba_step(params, key, x, y)
+    v_i, g_i, norms_i, gnorm_i, dead_i = interp_step(params, key, x, y)
+    np.testing.assert_allclose(v, np_loss(*args), rtol=1e-13)
+    fd = numerical_grad(np_loss, args, argnums=(0, 1, 2, 3))
+    for got, want in zip((g[0]["w"], g[0]["b"], g[1]["w"], g[1]["b"]), fd):
+        assert rel_error(got, want) < 1e-8
+    assert np.all(g[0]["w"][:, [1, 4]] == 0) and np.all(g[0]["b"][[1, 4]] == 0)   # dead: exactly 0
+    assert np.all(g[1]["w"][[1, 4]] == 0)
+    z1 = x @ params[0]["w"] + params[0]["b"]
+    assert dead == np.mean(np.all(z1 <= 0, axis=0)) and dead >= 2 / 6
+    for path, leaf in (("[0]['w']", g[0]["w"]), ("[0]['b']", g[0]["b"]), ("[1]['w']", g[1]["w"]),
+                       ("[1]['b']", g[1]["b"])):
+        np.testing.assert_allclose(norms[path], np.linalg.norm(leaf), rtol=1e-13)
+    np.testing.assert_allclose(gnorm, np.sqrt(sum(np.sum(l ** 2) for l in fg.tree.leaves(g))), rtol=1e-13)
+    # the compiled step is the interpreter's
+    np.testing.assert_allclose(v, v_i, rtol=1e-13)
+    for a, b in zip(fg.tree.leaves((g, norms, gnorm, dead)), fg.tree.leaves((g_i, norms_i, gnorm_i, dead_i))):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)

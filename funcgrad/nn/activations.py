@@ -97,7 +97,10 @@ def gelu(x, approximate: bool = True):
         raise UnsupportedError("nn.gelu: approximate=False (the exact x * Phi(x)) needs erf, which funcgrad "
                                "does not provide; use approximate=True (the tanh form, |error| < 5e-4)")
     x = as_float(x)
-    xc = fnp.where(fnp.abs(x) <= _GELU_CLIP, x, _GELU_CLIP * fnp.sign(x))   # clip, gradient 0 outside
+    # clip to [-30, 30], gradient 0 outside (NaN passes through). Not written with
+    # sign(x): the Numba backend's scalar sign() returns float64 for float32 input,
+    # and that float64 reaching the float32-only logistic_f32 gives wrong values.
+    xc = fnp.where(x > _GELU_CLIP, _GELU_CLIP, fnp.where(x < -_GELU_CLIP, -_GELU_CLIP, x))
     inner = xc * ((2.0 * _SQRT_2_OVER_PI) + (2.0 * _SQRT_2_OVER_PI * 0.044715) * (xc * xc))
     return x * sigmoid(inner)
 

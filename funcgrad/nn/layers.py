@@ -66,19 +66,26 @@ def dense(params, x):
     Returns:
       ``(..., n_out)`` outputs (pre-activations).
     """
+    return _dense(params, x, "nn.dense", "x")
+
+
+def _dense(params, x, where: str, x_name: str):
+    """``x @ w + b`` after checking the shapes; errors begin with ``where``
+    (``"nn.dense"``, or ``"nn.mlp_apply: layer 1 (params[1])"``) and call the
+    input ``x_name``."""
     try:
         w, b = params["w"], params["b"]
     except (TypeError, KeyError, IndexError):
-        raise InputError(f"nn.dense: params must be a dict with 'w' and 'b' (from nn.dense_init), "
+        raise InputError(f"{where}: params must be a dict with 'w' and 'b' (from nn.dense_init), "
                          f"got {type(params).__name__}") from None
     x = fnp.asarray(x)
     w_shape, b_shape = tuple(fnp.shape(w)), tuple(fnp.shape(b))
     if len(w_shape) != 2 or b_shape != w_shape[1:]:
-        raise ShapeError(f"nn.dense: expected w of shape (n_in, n_out) and b of shape (n_out,), got "
+        raise ShapeError(f"{where}: expected w of shape (n_in, n_out) and b of shape (n_out,), got "
                          f"w {describe(w)} and b {describe(b)}")
     if x.ndim < 1 or x.shape[-1] != w_shape[0]:
-        raise ShapeError(f"nn.dense: input features do not match the layer: x {describe(x)} @ w {describe(w)} "
-                         f"(x.shape[-1] must be n_in = {w_shape[0]})")
+        raise ShapeError(f"{where}: input features do not match the layer: {x_name} {describe(x)} @ "
+                         f"w {describe(w)} ({x_name}.shape[-1] must be n_in = {w_shape[0]})")
     return x @ w + b
 
 
@@ -130,17 +137,27 @@ def mlp_apply(params, x, activation: Callable = relu, final_activation: Callable
 
     Returns:
       ``out``, or ``(out, [z_1, ..., z_{L-1}])`` with ``return_hidden=True``.
+
+    Raises:
+      ShapeError: a layer's input width is not its ``w.shape[0]``; the message
+        names the layer (``layer 1 (params[1])``), its input (``x``, or ``h1``
+        the output of layer 0) and both shapes.
     """
     if not isinstance(params, (list, tuple)) or not params:
         raise InputError(f"nn.mlp_apply: params must be a non-empty list of dense params (from nn.mlp_init), "
                          f"got {type(params).__name__}")
     h = x
     hidden = []
-    for layer in params[:-1]:
-        z = dense(layer, h)
-        hidden.append(z)
-        h = activation(z)
-    out = dense(params[-1], h)
+    last = len(params) - 1
+    for i, layer in enumerate(params):
+        # errors name the layer, and its input: x, or the previous layer's output
+        z = _dense(layer, h, f"nn.mlp_apply: layer {i} (params[{i}]) of {len(params)}",
+                   "x" if i == 0 else f"h{i}")
+        if i == last:
+            out = z
+        else:
+            hidden.append(z)
+            h = activation(z)
     if final_activation is not None:
         out = final_activation(out)
     return (out, hidden) if return_hidden else out
@@ -152,9 +169,11 @@ def dropout(key, x, rate: float, training: bool = True):
 
         r ~ Bernoulli(1 - rate),    y = r * x / (1 - rate)
 
-    At evaluation (``training=False``), or with ``rate == 0``, it is the
-    identity and ``key`` is not used: no rescaling is needed at test time.
-    The gradient is ``r / (1 - rate)``: dropped units get none.
+    The mask is ``r = funcgrad.random.bernoulli(key, 1 - rate, x.shape)``: the
+    same key gives the same mask, on every backend. At evaluation
+    (``training=False``), or with ``rate == 0``, it is the identity and ``key``
+    is not used: no rescaling is needed at test time. The gradient is
+    ``r / (1 - rate)``: dropped units get none.
 
     Args:
       key: a key from ``fg.random.key`` / ``fg.random.split``; use a fresh one
