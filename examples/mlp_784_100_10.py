@@ -108,6 +108,8 @@ def main(n_train=10000, n_test=2000, epochs=8, optimizer="sgd", lr=None, batch_s
             + ", ".join(f"{k}{l + 1} {p[k].dtype}{list(p[k].shape)}" for l, p in enumerate(params) for k in ("w", "b")))
         train_loss, train_acc = (float(v) for v in evaluate_jit(params, x, labels))
         test_loss, test_acc = (float(v) for v in evaluate_jit(params, x_test, labels_test))
+        n_params = sum(p[k].size for p in params for k in ("w", "b"))
+        say(f"  number of weights (lecture 003's exercise): 784*100 + 100 + 100*10 + 10 = {n_params:,}")
         say(f"  chance accuracy: {1 / SIZES[-1]:.2f}")
         say("  epoch   mean batch loss   training loss  accuracy   test loss  accuracy    time")
         say(f"  {0:5d}   {'':15s}   {train_loss:13.4f}  {train_acc:8.3f}   {test_loss:9.4f}  {test_acc:8.3f}")
@@ -133,8 +135,14 @@ def main(n_train=10000, n_test=2000, epochs=8, optimizer="sgd", lr=None, batch_s
         f64 = float64_arrays(program)
         say(f"  dtypes after training (parameters, optimizer state, losses): {', '.join(dtypes)}; "
             f"float64 arrays in the compiled epoch: {', '.join(f64) if f64 else 'none'}")
-        say(f"  test accuracy {history[-1]['test_acc']:.3f} against chance {1 / SIZES[-1]:.2f}")
-        return {"params": state.params, "state": state, "history": history, "dtypes": dtypes,
+        say(f"  training loss {history[0]['train_loss']:.4f} -> {history[-1]['train_loss']:.4f} "
+            f"({history[0]['train_loss'] / history[-1]['train_loss']:.0f}x lower); "
+            f"test accuracy {history[-1]['test_acc']:.3f} against chance {1 / SIZES[-1]:.2f}")
+        best = min(history, key=lambda h: h["test_loss"])
+        if best["epoch"] < epochs:
+            say(f"  the test loss is lowest after epoch {best['epoch']} ({best['test_loss']:.4f}) and rises after it "
+                f"while the training loss falls to {history[-1]['train_loss']:.4f}: {n_params:,} weights on N = {n_train} samples overfit")
+        return {"params": state.params, "state": state, "history": history, "dtypes": dtypes, "n_params": n_params,
                 "float64_arrays": f64, "batch_losses": np.asarray(batch_losses),
                 "x_test": x_test, "labels_test": labels_test}
     finally:

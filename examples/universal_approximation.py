@@ -7,22 +7,26 @@ A shallow ReLU network with D hidden units maps a scalar x to
 
 It is piecewise linear: each hidden unit contributes one joint (at
 x = -b1_d / w1_d, where it switches on or off), so D units give at most D + 1
-linear regions. The lecture's claim: with enough hidden units (capacity) such
+linear regions (the lecture's example: three hidden units, four regions). The lecture's claim: with enough hidden units (capacity) such
 a network describes any continuous 1-D function on a compact set to any
 precision. Here it is fitted to
 
     g(x) = sin(3x) + 0.3 x^2   on [-2, 2]
 
-for D = 1, 2, 4, 8, 16, 64, each trained by full-batch Adam (``fg.optim.adam``)
+for D = 1, 2, 3, 4, 8, 16, 64, each trained by full-batch Adam (``fg.optim.adam``)
 with the whole training, ``fg.grad`` inside ``fg.fori_loop``, in one compiled
-call. The report gives the final mean squared error for each D (it shrinks as
-D grows) and the joints that fall inside [-2, 2], hence the linear regions.
+call. The loss is not convex: a start can end in a poor local minimum (units
+whose joints leave the domain), so each D is trained from several starts side
+by side (a leading axis on the parameters) and the best is kept. The report
+gives the mean squared error for each D (the best start's shrinks as D grows)
+and the joints that fall inside (-2, 2), hence the linear regions.
 
 One compiled program serves every D: the network has D_max = max(D) units, and
 a 0/1 mask switches off all but the first D. A switched-off unit gets a zero
 gradient, so Adam leaves it where it was (the report checks this).
 
 Run:  python examples/universal_approximation.py [--plot [FILE.png]]   (--plot needs matplotlib)
+      python examples/universal_approximation.py --hidden 3 1000   (the lecture's "what if 1000?")
 """
 import argparse
 import time
@@ -40,49 +44,64 @@ def target(x):
 
 
 def net(params, mask, x):
-    """y = b2 + sum_d mask_d w2_d relu(w1_d x + b1_d), for a vector of inputs x."""
-    h = fg.nn.relu(x[:, None] * params["w1"] + params["b1"])   # (N, D_max) hidden units
-    return h @ (mask * params["w2"]) + params["b2"]
+    """y = b2 + sum_d mask_d w2_d relu(w1_d x + b1_d), for a vector of N inputs x.
+
+    The parameters of one network give N outputs; parameters with a leading
+    axis of R networks (w1, b1, w2 of shape (R, D_max), b2 of shape (R,))
+    give (N, R) outputs, one column per network."""
+    w1 = params["w1"]
+    xs = fnp.reshape(x, x.shape + (1,) * w1.ndim)                  # (N, 1) or (N, 1, 1)
+    h = fg.nn.relu(xs * w1 + params["b1"])                         # (N, D_max) or (N, R, D_max) hidden units
+    return fnp.sum(h * (mask * params["w2"]), axis=-1) + params["b2"]
 
 
 def mse(params, mask, x, y):
-    return fnp.mean((net(params, mask, x) - y) ** 2)
+    """Mean squared error on (x, y): a scalar, or one per network (R,)."""
+    out = net(params, mask, x)
+    return fnp.mean((out - fnp.reshape(y, y.shape + (1,) * (out.ndim - 1))) ** 2, axis=0)
 
 
 def train(params, mask, x, y, steps, lr):
     """``steps`` full-batch Adam steps, the learning rate decaying from ``lr``
-    to ``lr / 100`` along a cosine, in one compiled loop."""
+    to ``lr / 100`` along a cosine, in one compiled loop. With R networks the
+    loss is the sum of their MSEs: each network's gradient is that of its own
+    MSE, and Adam works elementwise, so they train exactly as R separate runs."""
     opt = fg.optim.adam(fg.optim.cosine_decay(lr, steps, alpha=0.01))
 
+    def total(p):
+        return fnp.sum(mse(p, mask, x, y))
+
     def step(i, state):
-        g = fg.grad(mse)(state.params, mask, x, y)
-        return opt.step(state, g)
+        return opt.step(state, fg.grad(total)(state.params))
 
     return fg.fori_loop(0, steps, step, opt.init_state(params)).params
 
 
-def init_params(rng, d, d_max):
-    """The first d units facing right (w1_d = 1), their joints spread over the
-    domain: unit k at about -2 + 4k/d (the first exactly at -2, so that it is
-    linear over the whole domain); small random output weights. Units d and
-    beyond (masked off) get random values, which must not change."""
-    c = rng.uniform(LO, HI, size=d_max)
-    c[:d] = LO + (HI - LO) * (np.arange(d) + 0.2 * rng.uniform(-1, 1, size=d) * (np.arange(d) > 0)) / d
-    w1 = np.ones(d_max)
-    return {"w1": w1, "b1": -w1 * c, "w2": 0.1 * rng.normal(size=d_max), "b2": np.float64(0.0)}
+def init_params(rng, d, d_max, restarts):
+    """``restarts`` independent starts, each with its first d units facing right
+    (w1_d = 1) and their joints spread over the domain: unit k at about
+    -2 + 4k/d (the first exactly at -2, so that it is linear over the whole
+    domain); small random output weights. Units d and beyond (masked off) get
+    random values, which must not change."""
+    c = rng.uniform(LO, HI, size=(restarts, d_max))
+    k = np.arange(d)
+    c[:, :d] = LO + (HI - LO) * (k + 0.2 * rng.uniform(-1, 1, size=(restarts, d)) * (k > 0)) / d
+    w1 = np.ones((restarts, d_max))
+    return {"w1": w1, "b1": -w1 * c, "w2": 0.1 * rng.normal(size=(restarts, d_max)), "b2": np.zeros(restarts)}
 
 
 def joints(params, d, lo=LO, hi=HI, tol=1e-8):
-    """The joints of the first d units that lie in (lo, hi) and bend the
-    function (slope change |w2_d w1_d| > tol), sorted."""
+    """The joints of the first d units of one network that lie in (lo, hi) and
+    bend the function (slope change |w2_d w1_d| > tol), sorted."""
     w1, b1, w2 = (np.asarray(params[k][:d]) for k in ("w1", "b1", "w2"))
     bends = (np.abs(w1) > tol) & (np.abs(w1 * w2) > tol)
     at = -b1[bends] / w1[bends]
     return np.sort(at[(at > lo) & (at < hi)])
 
 
-def main(hidden=(1, 2, 4, 8, 16, 64), n=200, steps=4000, lr=0.02, seed=0, plot=None, verbose=True):
-    """Fit the network for each D in ``hidden``; return a dict of results (used by the tests)."""
+def main(hidden=(1, 2, 3, 4, 8, 16, 64), n=200, steps=4000, lr=0.02, restarts=4, seed=0, plot=None, verbose=True):
+    """Fit the network for each D in ``hidden`` from ``restarts`` starts; keep
+    the best; return a dict of results (used by the tests)."""
     say = print if verbose else (lambda *a, **k: None)
     old_mode = fg.config.compile_mode
     fg.config.compile_mode = "sync"
@@ -96,29 +115,35 @@ def main(hidden=(1, 2, 4, 8, 16, 64), n=200, steps=4000, lr=0.02, seed=0, plot=N
         # steps and lr set the schedule (optim.adam takes a concrete learning rate or schedule): static
         fit = fg.jit(train, static_argnums=(4, 5))
         say("Lecture 003: a shallow ReLU network with D hidden units fitted to g(x) = sin(3x) + 0.3 x^2 on [-2, 2]")
-        say(f"  N = {n} points; for each D, {steps} full-batch Adam steps (eta = {lr}, cosine decay) in one compiled call")
+        say(f"  N = {n} points; for each D, {restarts} starts trained side by side, {steps} full-batch Adam steps "
+            f"(eta = {lr}, cosine decay), in one compiled call")
         say(f"  (predicting the mean gives MSE {y.var():.4f})")
-        say("      D   MSE (training)   MSE (test grid)   joints in [-2, 2]   linear regions   time")
+        say("      D   best MSE (training)   (test grid)   worst start   joints in (-2, 2)   linear regions   time")
         results = []
         for d in hidden:
             mask = (np.arange(d_max) < d).astype(np.float64)
-            params0 = init_params(rng, d, d_max)
+            params0 = init_params(rng, d, d_max, restarts)
             t0 = time.perf_counter()
-            params = fit(params0, mask, x, y, steps, lr)
+            fitted = fit(params0, mask, x, y, steps, lr)
             elapsed = time.perf_counter() - t0
-            train_mse = float(mse(params, mask, x, y))
+            frozen = all(np.array_equal(np.asarray(fitted[k])[:, d:], params0[k][:, d:]) for k in ("w1", "b1", "w2"))
+            assert frozen, "masked-off hidden units moved"
+            mse_starts = np.asarray(mse(fitted, mask, x, y))
+            best = int(np.argmin(mse_starts))
+            params = {k: np.asarray(v)[best] for k, v in fitted.items()}
             test_mse = float(np.mean((np.asarray(net(params, mask, x_test)) - target(x_test)) ** 2))
             js = joints(params, d)
-            frozen = all(np.array_equal(np.asarray(params[k])[d:], params0[k][d:]) for k in ("w1", "b1", "w2"))
-            assert frozen, "masked-off hidden units moved"
-            results.append({"D": d, "params0": params0, "params": params, "mask": mask, "mse": train_mse, "test_mse": test_mse,
-                            "joints": js, "time": elapsed})
-            say(f"  {d:5d}   {train_mse:14.2e}   {test_mse:15.2e}   {len(js):17d}   {len(js) + 1:14d}   "
-                f"{elapsed:.2f} s")
-        say(f"  (the first call includes the compile; units beyond D stay at their initial values)")
+            results.append({"D": d, "params0": {k: v[best] for k, v in params0.items()}, "params": params,
+                            "mask": mask, "mse": float(mse_starts[best]), "mse_starts": mse_starts,
+                            "test_mse": test_mse, "joints": js, "time": elapsed})
+            say(f"  {d:5d}   {mse_starts[best]:19.2e}   {test_mse:11.2e}   {mse_starts.max():11.2e}   {len(js):17d}   "
+                f"{len(js) + 1:14d}   {elapsed:.2f} s")
+        say("  (the first call includes the compile; units beyond D stay at their initial values)")
         first, last = results[0], results[-1]
-        say(f"  MSE from D = {first['D']} to D = {last['D']}: {first['mse']:.2e} -> {last['mse']:.2e} "
+        say(f"  best MSE from D = {first['D']} to D = {last['D']}: {first['mse']:.2e} -> {last['mse']:.2e} "
             f"({first['mse'] / last['mse']:.0f}x lower)")
+        say("  The theorem says a good network exists; gradient descent from a given start need not find it")
+        say("  (the worst start), hence several starts per D.")
         if plot:
             save_plot(plot, results, x_test)
             say(f"  figure saved to {plot}")
@@ -148,11 +173,13 @@ def save_plot(path, results, x):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hidden", type=int, nargs="+", default=[1, 2, 4, 8, 16, 64], help="values of D")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[1, 2, 3, 4, 8, 16, 64], help="values of D")
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--lr", type=float, default=0.02)
+    parser.add_argument("--restarts", type=int, default=4, help="starts per D, trained together; the best is kept")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", nargs="?", const="universal_approximation.png", default=None,
                         help="save a figure (default file: universal_approximation.png)")
     args = parser.parse_args()
-    main(hidden=args.hidden, steps=args.steps, lr=args.lr, seed=args.seed, plot=args.plot)
+    main(hidden=args.hidden, steps=args.steps, lr=args.lr, restarts=args.restarts, seed=args.seed,
+         plot=args.plot)
