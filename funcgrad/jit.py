@@ -81,15 +81,20 @@ class _Entry:
     __slots__ = ("lowered", "out_tree", "unflatten", "flatten")
 
 
-def jit(fun=None, *, static_argnums=(), backend: str | None = "numba"):
+def jit(fun=None, *, static_argnums=(), backend: str | None = None):
     """Compile ``fun`` (a pure function of arrays and pytrees) per signature.
 
-    ``backend``: ``"numba"`` (default) or ``"interpret"`` (the NumPy
-    reference, for debugging).
+    ``backend``: ``"numba"`` or ``"interpret"`` (the NumPy reference, for
+    debugging); ``None`` (default) takes ``funcgrad.config.default_backend``
+    at the time ``jit`` is applied (``"numba"`` unless ``FUNCGRAD_BACKEND``
+    says otherwise).
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums, backend=backend)
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    if backend is None:
+        from . import config
+        backend = config.default_backend
     compile_fn = get_backend(backend)
 
     def split(args):
@@ -122,7 +127,7 @@ def jit(fun=None, *, static_argnums=(), backend: str | None = "numba"):
 
             program, out_tree = _trace_user(call, treedef, _avals(leaves, weak), "jit")
             e = _Entry()
-            e.lowered = Lowered(program, compile_fn(program), backend or "interpret")
+            e.lowered = Lowered(program, compile_fn(program), backend)
             e.out_tree = out_tree
             e.unflatten = tree_util.unflattener(out_tree)
             e.flatten = None

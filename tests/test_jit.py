@@ -43,7 +43,7 @@ def hand_grads(phi, x, y):
 
 
 def test_jit_sgd_step_matches_hand_gradients_and_interpreter():
-    step = fg.jit(sgd_step, static_argnums=3)
+    step = fg.jit(sgd_step, static_argnums=3, backend="numba")
     value, new = step(PHI, X, Y, 0.01)
     ref_value, ref_new = fg.jit(sgd_step, static_argnums=3, backend="interpret")(PHI, X, Y, 0.01)
     hand = hand_grads(PHI, X, Y)
@@ -56,7 +56,7 @@ def test_jit_sgd_step_matches_hand_gradients_and_interpreter():
 
 
 def test_lower_shows_ir_and_generated_code():
-    step = fg.jit(sgd_step, static_argnums=3)
+    step = fg.jit(sgd_step, static_argnums=3, backend="numba")
     text = step.lower(PHI, X, Y, 0.01).as_text()
     assert "cos" in text and "exp" in text          # the IR
     assert "def program(" in text and "@njit" in text  # the generated Numba source

@@ -208,7 +208,7 @@ def test_async_compile_answers_at_once_then_switches(monkeypatch):
         return fnp.sum(fnp.exp(x) * 0.25)
 
     x = RNG.normal(size=(7,))
-    step = fg.jit(fg.grad(f))
+    step = fg.jit(fg.grad(f), backend="numba")
     first = step(x)                       # runs in the interpreter while Numba compiles
     np.testing.assert_allclose(first, 0.25 * np.exp(x), rtol=1e-12)
     compiled = step.lower(x).compiled
@@ -285,7 +285,7 @@ def test_parallel_loops_match_the_interpreter(monkeypatch, parallel):
 
     x = RNG.normal(size=(16, 12))
     w = np.float64(0.7)
-    step = fg.jit(fg.value_and_grad(f, argnums=(0, 1)))
+    step = fg.jit(fg.value_and_grad(f, argnums=(0, 1)), backend="numba")
     v, g = step(x, w)
     rv, rg = fg.value_and_grad(f, argnums=(0, 1), backend="interpret")(x, w)
     np.testing.assert_allclose(v, rv, rtol=1e-12)
@@ -301,3 +301,14 @@ def test_weak_python_number_arguments_compiled():
     out = step(x, 0.25)                                  # the fast path
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, x * 0.25 - np.tanh(x) * 0.5, rtol=1e-6)
+
+
+def test_sign_keeps_float32_into_fastmath_kernels():
+    # scalar.sign widened float32 to float64, which logistic_f32/exp_f32 then misread
+    x = np.array([-3.0, -1.0, -0.0, 0.5, 2.0], np.float32)
+    f = fg.jit(lambda x: fg.nn.sigmoid(fnp.sign(x) * x) + fnp.exp(fnp.sign(x)), backend="numba")
+    out = f(x)
+    s = np.sign(x)
+    ref = 1.0 / (1.0 + np.exp(-(s * x).astype(np.float64))) + np.exp(s.astype(np.float64))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, ref, rtol=1e-6)

@@ -528,8 +528,8 @@ class CodeGenerator:
         else:  # pragma: no cover - every ELEMENTWISE name is handled above
             raise NotImplementedError(name)
         # Operands and literals already have the output's dtype, so Numba keeps it;
-        # only ** can widen.
-        if out_dt.kind == "f" and name == "pow":
+        # ** and sign (scalar.sign adds an integer 1) can widen float32 to float64.
+        if out_dt.kind == "f" and name in ("pow", "sign"):
             return f"{np_type(out_dt)}({expr})"
         return expr
 
