@@ -108,10 +108,9 @@ def main(epochs: int = 40, batch_size: int = 32, lr: float = 1e-3, hidden=(128, 
     if fg.config.default_backend == "numba":
         say("compiling the epoch with Numba (about 30 s the first time; cached on disk for later runs)...")
     start = time.perf_counter()
-    # Wait for Numba on this first call rather than running the first epochs in
-    # the interpreter meanwhile: the compile is Python code too and would share
-    # the interpreter's core (and its cache would never be written if training
-    # ended first).
+    # Wait for Numba on this first call, so that every epoch below runs compiled
+    # code (funcgrad's default, async, would train the first epochs in the NumPy
+    # interpreter while another process compiles).
     mode, fg.config.compile_mode = fg.config.compile_mode, "sync"
     try:
         state, losses = train_epoch(state, keys[0], x_train, y_train)   # compiles, then runs

@@ -216,6 +216,51 @@ def test_async_compile_answers_at_once_then_switches(monkeypatch):
     np.testing.assert_allclose(step(x), 0.25 * np.exp(x), rtol=1e-12)
 
 
+def test_async_compile_of_a_large_program_runs_in_another_process(monkeypatch, tmp_path):
+    # the compile runs in a child process (its own GIL), which fills Numba's disk
+    # cache; this process then loads the compiled code from there
+    from funcgrad.backends import numba_backend as nb
+
+    monkeypatch.setattr(fg.config, "compile_mode", "async")
+    monkeypatch.setenv("FUNCGRAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(nb, "PROCESS_MIN_EQNS", 1)
+    results = []
+    original = nb._compile_in_process
+
+    def recording(source, flat):
+        results.append(original(source, flat))
+        return results[-1]
+    monkeypatch.setattr(nb, "_compile_in_process", recording)
+
+    def f(x, s):
+        return fnp.sum(fnp.tanh(x * s) ** 2)
+
+    x = RNG.normal(size=(3, 4)).astype(np.float32)
+    step = fg.jit(fg.value_and_grad(f), backend="numba")
+    ref_v, ref_g = fg.value_and_grad(f, backend="interpret")(x, 0.5)
+    step(x, 0.5)
+    compiled = step.lower(x, 0.5).compiled
+    assert compiled.wait()
+    assert results == [True]
+    v, g = step(x, 0.5)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(v, ref_v, rtol=1e-5)
+    np.testing.assert_allclose(g, ref_g, rtol=1e-5, atol=1e-7)
+    mod = nb._load(compiled.source)
+    assert sum(mod.program.stats.cache_hits.values()) == 1     # loaded, not compiled here
+    assert not mod.program.stats.cache_misses
+
+
+def test_argument_specs_rebuild_the_same_numba_types():
+    from numba import typeof
+
+    from funcgrad.backends.numba_backend import _arg_spec, _sample
+
+    for a in [np.zeros((2, 3), np.float32), np.zeros(4, np.int64), np.float32(1.5), np.int32(3),
+              np.bool_(True), 0.5, 3, True]:
+        assert typeof(_sample(_arg_spec(a))) == typeof(a)
+
+
 def test_large_programs_split_into_chunk_functions(monkeypatch):
     from funcgrad.backends.numba_backend import codegen
 

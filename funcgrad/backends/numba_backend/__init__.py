@@ -113,11 +113,25 @@ _lock = threading.Lock()
 _key_locks: dict[str, threading.Lock] = {}
 
 
-def _load(source: str):
+def _digest(source: str) -> str:
     global _VERSIONS
     if _VERSIONS is None:
         _VERSIONS = _versions_key()
-    digest = hashlib.sha256((_VERSIONS + "\n" + source).encode()).hexdigest()[:32]
+    return hashlib.sha256((_VERSIONS + "\n" + source).encode()).hexdigest()[:32]
+
+
+def _write_module(source: str, digest: str) -> str:
+    path = os.path.join(cache_dir(), f"fg_{digest}.py")
+    if not _file_has(path, source):
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(source)
+        os.replace(tmp, path)  # atomic: concurrent writers write the same bytes
+    return path
+
+
+def _load(source: str):
+    digest = _digest(source)
     mod = _modules.get(digest)
     if mod is not None:
         return mod
@@ -127,13 +141,7 @@ def _load(source: str):
         mod = _modules.get(digest)
         if mod is not None:
             return mod
-        path = os.path.join(cache_dir(), f"fg_{digest}.py")
-        if not _file_has(path, source):
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-            with os.fdopen(fd, "w") as fh:
-                fh.write(source)
-            os.replace(tmp, path)  # atomic: concurrent writers write the same bytes
-        mod = _import(path, digest)
+        mod = _import(_write_module(source, digest), digest)
         _modules[digest] = mod
         return mod
 
@@ -182,6 +190,57 @@ def _numba_type(a):
     return typeof(a)
 
 
+# In async mode, programs of at least this many equations compile in a separate
+# Python process: Numba's compiler is mostly Python code holding the GIL, so in
+# a thread it takes turns with the caller (whose first calls run in the
+# interpreter) instead of running beside it. The process fills Numba's disk
+# cache; this process then loads the compiled code from there (about a tenth of
+# the compile time). It is left to finish if this process exits first, so the
+# next run finds the cache filled.
+PROCESS_MIN_EQNS = 60
+_process_slots = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) - 1))
+
+
+def _arg_spec(a):
+    """A picklable description of an argument's Numba type."""
+    if isinstance(a, np.ndarray):
+        return ["array", a.dtype.str, a.ndim]
+    if isinstance(a, np.generic):
+        return ["numpy", a.dtype.str]
+    return ["python", type(a).__name__]
+
+
+def _sample(spec):
+    """An argument with the Numba type ``spec`` describes."""
+    if spec[0] == "array":
+        return np.zeros((1,) * spec[2], np.dtype(spec[1]))
+    if spec[0] == "numpy":
+        return np.dtype(spec[1]).type(0)
+    return {"bool": False, "int": 0, "float": 0.0, "complex": 0j}[spec[1]]
+
+
+def _compile_in_process(source: str, flat) -> bool:
+    """Compile ``source`` for ``flat``'s types in a fresh Python process (which
+    writes Numba's disk cache). True when it succeeded."""
+    import json
+    import subprocess
+
+    digest = _digest(source)
+    path = _write_module(source, digest)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    args = [sys.executable, "-m", "funcgrad.backends.numba_backend._worker", path, digest,
+            json.dumps([_arg_spec(a) for a in flat])]
+    with _process_slots:
+        try:
+            proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        except OSError:
+            return False
+        return proc.wait() == 0
+
+
 def compile_program(program: Program):
     """Return ``run(*flat_args) -> list`` for ``program``: arrays (0-d ones
     as NumPy scalars of their dtype)."""
@@ -210,8 +269,12 @@ def compile_program(program: Program):
     def build(flat):
         return _entry_point(_compile_dispatcher(_load(source), flat))
 
+    in_process = count_eqns(program) >= PROCESS_MIN_EQNS
+
     def background(flat):
         try:
+            if in_process:
+                _compile_in_process(source, flat)   # if it fails, build() compiles here and reports why
             state["call"] = build(flat)
         except Exception as e:
             state["error"] = e
