@@ -40,6 +40,7 @@ import numba
 import numpy as np
 
 import funcgrad as fg
+from _timing import best_of
 from funcgrad import data, nn, optim
 
 B, LR, SIZES = 32, 1e-3, [64, 128, 64, 10]
@@ -166,16 +167,6 @@ def jax_variants(params, x_train, y_train):
         "compile": (step_compile, epoch_compile),
         "version": f"jax {jax.__version__}, optax {optax.__version__}",
     }
-
-
-def best_of(fns: dict, repeats: int) -> dict:
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
-    return {k: min(v) for k, v in times.items()}
 
 
 def main():

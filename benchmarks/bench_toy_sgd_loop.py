@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit
 
 import funcgrad as fg
+from _timing import best_of
 import funcgrad.numpy as fnp
 
 N, STEPS, LR = 200, 10_000, 0.01
@@ -129,16 +130,6 @@ def jax_variant(x, y):
     def run():
         return jax.block_until_ready(train(phi, xj, yj))
     return run, jax.__version__
-
-
-def best_of(fns: dict, repeats: int) -> dict:
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
-    return {k: min(v) for k, v in times.items()}
 
 
 def main():
