@@ -357,3 +357,20 @@ def test_sign_keeps_float32_into_fastmath_kernels():
     ref = 1.0 / (1.0 + np.exp(-(s * x).astype(np.float64))) + np.exp(s.astype(np.float64))
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, ref, rtol=1e-6)
+
+
+def test_division_by_zero_follows_ieee_as_numpy():
+    # Numba's default error model raises ZeroDivisionError; NumPy and the interpreter give inf/nan
+    x = np.array([1.0, -1.0, 0.0, 5.0])
+    y = np.zeros(4)
+
+    def f(x, y):
+        return x / y, fnp.remainder(x, y), fnp.floor_divide(x, y), x.astype(np.int64) // y.astype(np.int64)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ref = (x / y, np.remainder(x, y), np.floor_divide(x, y), x.astype(np.int64) // y.astype(np.int64))
+        for backend in ("interpret", "numba"):
+            out = fg.jit(f, backend=backend)(x, y)
+            for a, b in zip(out, ref):
+                assert a.dtype == b.dtype
+                np.testing.assert_array_equal(a, b)

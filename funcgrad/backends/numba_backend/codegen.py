@@ -43,8 +43,14 @@ FASTMATH = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "tan
             "logistic": "logistic"}
 
 MAX_FUSED = 64      # equations in one fused loop body (LLVM's cost is superlinear in a block's size)
+LOOKAHEAD = 128     # equations searched past a fused run for more of its loop shape
 CHUNK_EQNS = 200    # equations in one generated function, for large programs
 PARALLEL_MIN_ELEMENTS = 1 << 17   # fused loops this large run on several threads (when enabled)
+
+# error_model="numpy": IEEE floating-point division (x / 0 is inf or nan, as in
+# NumPy and the interpreter) instead of Python's ZeroDivisionError, whose check
+# on every division also kept LLVM from vectorizing loops that divide.
+_NJIT_FLAGS = 'cache=True, nogil=True, error_model="numpy"'
 
 _RESERVED = {"np", "range", "max", "min", "abs", "int", "float", "len", "fmax", "fmin", "sign"}
 
@@ -255,15 +261,19 @@ class CodeGenerator:
         header = [f"def {self.fn_name}({', '.join(params)}):"]
         main = (self.w.parallel, "\n".join(header + self.w.lines) + "\n")
         return "\n\n".join(
-            ("@njit(cache=True, nogil=True, parallel=True)\n" if par else "@njit(cache=True, nogil=True)\n") + part
+            (f"@njit({_NJIT_FLAGS}, parallel=True)\n" if par else f"@njit({_NJIT_FLAGS})\n") + part
             for par, part in parts + [main])
 
     def _emit_eqns(self, eqns, lo: int, hi: int):
+        pulled: set[int] = set()    # equations already emitted inside an earlier fused loop
         i = lo
         while i < hi:
+            if i in pulled:
+                i += 1
+                continue
             name = eqns[i].primitive.name
             if name in ELEMENTWISE or name in REDUCTIONS:
-                i = self._fused_group(eqns, i, hi)
+                i = self._fused_group(eqns, i, hi, pulled)
                 continue
             getattr(self, "_emit_" + name)(eqns[i])
             i += 1
@@ -324,25 +334,47 @@ class CodeGenerator:
             return ishape(eqn.inputs[0].aval) if type(eqn.inputs[0]) is Var else (1,)
         return ishape(eqn.outputs[0].aval)
 
-    def _fused_group(self, eqns, start: int, stop: int) -> int:
+    def _fusable(self, eqn, shape, reduced_here) -> bool:
+        name = eqn.primitive.name
+        return ((name in ELEMENTWISE or name in REDUCTIONS) and self._loop_shape(eqn) == shape
+                and not any(type(a) is Var and a in reduced_here for a in eqn.inputs))
+
+    def _fused_group(self, eqns, start: int, stop: int, pulled: set) -> int:
+        """Emit one fused loop: the run of fusable equations of one loop shape
+        from ``start``, then later ones of that shape whose inputs are ready
+        (pulled forward past the equations between: programs apply one
+        operation to every leaf of a pytree in turn, so one leaf's chain of
+        operations is spread out). Returns where the run stopped."""
         shape = self._loop_shape(eqns[start])
-        members, produced, reduced_here = [], set(), set()
+        members, reduced_here = [], set()
+
+        def take(i, eqn):
+            members.append((i, eqn))
+            if eqn.primitive.name in REDUCTIONS:
+                reduced_here.update(eqn.outputs)
+
         i = start
         while i < stop and len(members) < MAX_FUSED:
-            eqn = eqns[i]
-            name = eqn.primitive.name
-            if name not in ELEMENTWISE and name not in REDUCTIONS:
+            if i in pulled:
+                i += 1
+                continue
+            if not self._fusable(eqns[i], shape, reduced_here):
                 break
-            if self._loop_shape(eqn) != shape:
-                break
-            if any(type(a) is Var and a in reduced_here for a in eqn.inputs):
-                break
-            members.append((i, eqn))
-            if name in REDUCTIONS:
-                reduced_here.update(eqn.outputs)
-            else:
-                produced.update(eqn.outputs)
+            take(i, eqns[i])
             i += 1
+        waiting = set()    # outputs of the equations passed over: not computed yet
+        for j in range(i, min(stop, i + LOOKAHEAD)):
+            if len(members) >= MAX_FUSED:
+                break
+            if j in pulled:
+                continue
+            eqn = eqns[j]
+            if self._fusable(eqn, shape, reduced_here) and not any(
+                    type(a) is Var and a in waiting for a in eqn.inputs):
+                take(j, eqn)
+                pulled.add(j)
+            else:
+                waiting.update(eqn.outputs)
         self._emit_group(members, shape)
         return i
 

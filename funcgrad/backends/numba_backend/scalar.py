@@ -37,14 +37,14 @@ def sign(a):
     return a - a if a == a else a
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def logistic(x):
     e = np.exp(-abs(x))
     one = e - e + 1
     return one / (one + e) if x >= 0 else e / (one + e)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def remainder_float(a, b):
     if b == 0:
         return (a - a) / (b - b)  # nan, as np.remainder
@@ -54,12 +54,12 @@ def remainder_float(a, b):
     return r
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def floordiv_float(a, b):
     return np.floor(a / b)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def remainder_int(a, b):
     if b == 0:
         return a - a
@@ -67,7 +67,7 @@ def remainder_int(a, b):
     return r
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def floordiv_int(a, b):
     if b == 0:
         return a - a
