@@ -18,7 +18,7 @@ All variants start from the same parameters and are checked to agree (1e-9)
 before timing. Timing: best of ``--repeats`` calls after a warm-up, round-robin,
 ratios against JAX and against the hand loop from the same run.
 
-Run:  python benchmarks/bench_toy_sgd_loop.py  [--repeats 30]
+Run:  python benchmarks/bench_toy_sgd_loop.py  [--repeats 100]
 """
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def jax_variant(x, y):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=100)
     args = parser.parse_args()
     x, y = data()
     phi = {k: np.float64(v) for k, v in zip(NAMES, START)}
