@@ -251,7 +251,8 @@ def compile_program(program: Program):
     from ... import config
     from ..interpreter import compile_program as interpret_program
 
-    if count_eqns(program) > config.max_compiled_eqns:
+    n_eqns = count_eqns(program)
+    if n_eqns > config.max_compiled_eqns:
         # Very large programs: Numba would take minutes; NumPy's kernels need no compile.
         run = interpret_program(program)
         run.source = None
@@ -269,7 +270,7 @@ def compile_program(program: Program):
     def build(flat):
         return _entry_point(_compile_dispatcher(_load(source), flat))
 
-    in_process = count_eqns(program) >= PROCESS_MIN_EQNS
+    in_process = n_eqns >= PROCESS_MIN_EQNS
 
     def background(flat):
         try:
