@@ -63,6 +63,18 @@ def _flatten_args(args, kwargs, what):
     return leaves, treedef, [p for p, _ in flat], weak
 
 
+def _flatten_selected(args, positions, what):
+    """Leaves of the arguments ``args`` (the caller's positional arguments
+    ``positions``), with the treedef of the tuple ``args``, each leaf's path
+    named by its position in the call ("argument 1['W']"), and which leaves
+    were Python numbers (weakly typed)."""
+    flat, treedef = tree_util.flatten_with_path(tuple(args))
+    paths = [f"argument {positions[int(p[0][1:-1])]}" + "".join(p[1:]) for p, _ in flat]
+    leaves = [_as_leaf(x, path, what) for (_, x), path in zip(flat, paths)]
+    weak = tuple(type(x) in _PY_NUMBERS for _, x in flat)
+    return leaves, treedef, paths, weak
+
+
 def _arg_path(path):
     """('[0]', '[1]', "['W']") -> "argument 1['W']" for a path into (args, kwargs)."""
     if not path:
@@ -112,38 +124,71 @@ def _avals(leaves, weak=None):
 
 # ----------------------------------------------------------------------------- caching
 
+class _Table:
+    __slots__ = ("entries", "building", "__weakref__")
+
+    def __init__(self):
+        self.entries: dict = {}
+        self.building: dict = {}    # key -> the lock held while that key is built
+
+
 class _Cache:
     """Per-function cache of transformed programs, keyed by signature.
-    Weakly keyed, so that caching never keeps a user's function alive."""
+
+    Weakly keyed, so that caching never keeps a user's function alive. Safe
+    under concurrent use: lookups of built entries take no lock; a key is
+    built once (the threads that ask for it meanwhile wait for that build),
+    and different keys build at the same time (a long compile of one program
+    never holds up tracing another)."""
 
     def __init__(self):
         self._by_fun = weakref.WeakKeyDictionary()
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()   # guards _by_fun and each table's `building`
 
     def get(self, fun, key, build):
         try:
-            table = self._by_fun.get(fun)
+            with self._lock:
+                table = self._by_fun.get(fun)
+                if table is None:
+                    table = self._by_fun[fun] = _Table()
         except TypeError:  # not weak-referenceable: no caching
             return build()
-        if table is not None and key in table:
-            return table[key]
+        entry = table.entries.get(key, _MISSING)
+        if entry is not _MISSING:
+            return entry
         with self._lock:
-            table = self._by_fun.setdefault(fun, {})
-            if key not in table:
-                table[key] = build()
-            return table[key]
+            # re-entrant: a build that asks for its own key recurses (and fails
+            # with RecursionError) instead of waiting for itself forever
+            key_lock = table.building.setdefault(key, threading.RLock())
+        try:
+            with key_lock:
+                entry = table.entries.get(key, _MISSING)
+                if entry is _MISSING:
+                    entry = build()     # if it raises, the next caller tries again
+                    table.entries[key] = entry
+                return entry
+        finally:
+            with self._lock:
+                if table.building.get(key) is key_lock:
+                    del table.building[key]
 
 
+_MISSING = object()
 _cache = _Cache()
 
 
-def _trace_user(fun, treedef, avals, what):
-    """Trace ``fun`` on abstract leaves; returns ``(program, out_treedef)``."""
+def _trace_user(fun, treedef, avals, what, positional=False):
+    """Trace ``fun`` on abstract leaves; returns ``(program, out_treedef)``.
+    ``treedef`` is that of ``(args, kwargs)``, or of ``args`` alone with
+    ``positional=True``."""
     out_tree = []
 
     def flat_fun(*leaves):
-        args, kwargs = tree_util.unflatten(treedef, leaves)
-        out = fun(*args, **kwargs)
+        if positional:
+            out = fun(*tree_util.unflatten(treedef, leaves))
+        else:
+            args, kwargs = tree_util.unflatten(treedef, leaves)
+            out = fun(*args, **kwargs)
         out_leaves, out_def = tree_util.flatten(out)
         for leaf in out_leaves:
             if not _valid_output(leaf):
@@ -175,7 +220,7 @@ def _bad_output(out, what):
 
 
 def _run(compiled, program: Program, leaves):
-    if _trace._trace_stack or any(isinstance(x, Tracer) for x in leaves):
+    if _trace.tracing() or any(isinstance(x, Tracer) for x in leaves):
         return eval_program(program, leaves)  # inline into the enclosing trace
     return _unaliased(compiled(*leaves), program.consts)
 
@@ -263,31 +308,38 @@ def value_and_grad(fun, argnums=0, has_aux: bool = False, backend: str | None = 
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
         single, nums = _normalize_argnums(argnums, len(args), what)
-        leaves, treedef, paths, weak = _flatten_args(args, kwargs, what)
-        ranges = _leaf_ranges(args)
-        wrt = tuple(j for i in nums for j in range(*ranges[i]))
-        for j in wrt:
-            if leaves[j].dtype.kind != "f":
-                raise InputError(f"{what}: cannot differentiate with respect to {_arg_path(paths[j])}, "
-                                 f"an array of dtype {leaves[j].dtype} (shape {tuple(leaves[j].shape)}); "
+        # Only the `argnums` arguments are traced, as in jax.grad; the others
+        # (and keyword arguments) reach `fun` as given: Python ints for loop
+        # counts, strings, callables, arrays. Their values become constants of
+        # the traced program (arrays as inputs of the compiled code, numbers
+        # as literals), so the program cache below tells them apart.
+        diff_args = tuple(args[i] for i in nums)
+        leaves, treedef, paths, weak = _flatten_selected(diff_args, nums, what)
+        for j, x in enumerate(leaves):
+            if x.dtype.kind != "f":
+                raise InputError(f"{what}: cannot differentiate with respect to {paths[j]}, "
+                                 f"an array of dtype {x.dtype} (shape {tuple(x.shape)}); "
                                  "only floating-point inputs have gradients. Pass integer inputs "
                                  "through other argnums, or cast them with .astype(float)")
+
+        def call(*diff):
+            full = list(args)
+            for i, a in zip(nums, diff):
+                full[i] = a
+            return fun(*full, **kwargs)
+
         # Trace on every call, as jax.grad does, so that values the function reads
         # from globals and closures are current; the transformed and compiled
         # program is cached by the traced program's structure, with those
         # values passed in as inputs.
-        program, out_def = _trace_user(fun, treedef, _avals(leaves, weak), what)
+        program, out_def = _trace_user(call, treedef, _avals(leaves, weak), what, positional=True)
+        wrt = tuple(range(len(leaves)))
         key = ("vg", fingerprint(program), out_def, wrt, has_aux, backend_name)
         entry = _cache.get(fun, key, lambda: _build_grad(program, out_def, wrt, has_aux, compile_fn, what))
         outs = _run(entry.compiled, entry.program, list(program.consts) + list(leaves))
         n_out = entry.out_tree.num_leaves
         out = tree_util.unflatten(entry.out_tree, outs[:n_out])
-        flat_grads = outs[n_out:]
-        grads, k = [], 0
-        for i in nums:
-            n = ranges[i][1] - ranges[i][0]
-            grads.append(tree_util.unflatten(tree_util.structure(args[i]), flat_grads[k:k + n]))
-            k += n
+        grads = tree_util.unflatten(treedef, outs[n_out:])
         g = grads[0] if single else tuple(grads)
         return out, g
 
@@ -406,7 +458,7 @@ def vjp(fun, *primals, has_aux: bool = False, backend: str | None = None):
         unknown = iter(_run(bwd_c, bwd_p, list(residuals) + cts))
         # gradients that do not depend on the cotangent were computed by the
         # forward pass: hand out a fresh copy on every call
-        known = iter(known_grads) if _trace._trace_stack else (
+        known = iter(known_grads) if _trace.tracing() else (
             np.array(g, copy=True) if isinstance(g, np.ndarray) else g for g in known_grads)
         flat = [next(known) if k else next(unknown) for k in grad_known]
         flat_iter = iter(flat)

@@ -5,9 +5,10 @@
     print(step.lower(params, x, y).as_text())  # the IR and the generated code
 
 The signature is the pytree structure of the arguments, each leaf's shape and
-dtype, and the values of the ``static_argnums`` arguments (which must be
-hashable). As with ``jax.jit``, the Python function runs only when a new
-signature is traced, so globals and closures are read at that time.
+dtype, and the values of the static arguments (``static_argnums`` and
+``static_argnames``, which must be hashable). As with ``jax.jit``, the Python
+function runs only when a new signature is traced, so globals and closures
+are read at that time.
 """
 from __future__ import annotations
 
@@ -81,8 +82,57 @@ class _Entry:
     __slots__ = ("lowered", "out_tree", "unflatten", "flatten")
 
 
-def jit(fun=None, *, static_argnums=(), backend: str | None = None):
+def _as_tuple(value, kind, what):
+    if value is None:
+        return ()
+    if isinstance(value, kind):
+        return (value,)
+    try:
+        out = tuple(value)
+    except TypeError:
+        out = None
+    if out is None or not all(isinstance(v, kind) for v in out):
+        raise InputError(f"jit: {what} must be {'an int' if kind is int else 'a str'} or a sequence "
+                         f"of them, got {value!r}")
+    return out
+
+
+def _resolve_static(fun, nums, names):
+    """``static_argnums`` and ``static_argnames`` completed from each other
+    through ``fun``'s signature, as jax.jit does: an argument marked static
+    by position is static when passed by name too, and the other way round."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):   # builtins, some callables: keep what was given
+        return nums, names
+    positional = [p.name for p in params
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    by_name = {p.name for p in params if p.kind is not p.POSITIONAL_ONLY}
+    nums, names = set(nums), set(names)
+    for i in list(nums):
+        if -len(positional) <= i < len(positional) and positional[i] in by_name:
+            names.add(positional[i])
+    for n in list(names):
+        if n in positional:
+            nums.add(positional.index(n))
+    return tuple(sorted(nums)), tuple(sorted(names))
+
+
+def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), donate_argnames=(),
+        backend: str | None = None):
     """Compile ``fun`` (a pure function of arrays and pytrees) per signature.
+
+    ``static_argnums`` / ``static_argnames``: arguments (by position / by
+    keyword) passed to ``fun`` as the Python values they are, not traced: any
+    hashable value (ints for loop counts or shapes, strings, tuples,
+    callables); each distinct value is traced and compiled once. As in
+    ``jax.jit``, one also marks the other through ``fun``'s signature.
+
+    ``donate_argnums`` / ``donate_argnames``: accepted for compatibility with
+    ``jax.jit`` and ignored: funcgrad never writes into its inputs, so a
+    donated array stays valid and unchanged (no buffer is reused).
 
     ``backend``: ``"numba"`` or ``"interpret"`` (the NumPy reference, for
     debugging); ``None`` (default) takes ``funcgrad.config.default_backend``
@@ -90,40 +140,56 @@ def jit(fun=None, *, static_argnums=(), backend: str | None = None):
     says otherwise).
     """
     if fun is None:
-        return functools.partial(jit, static_argnums=static_argnums, backend=backend)
-    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+        return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
+                                 donate_argnums=donate_argnums, donate_argnames=donate_argnames,
+                                 backend=backend)
+    static_nums = _as_tuple(static_argnums, int, "static_argnums")
+    static_names = _as_tuple(static_argnames, str, "static_argnames")
+    _as_tuple(donate_argnums, int, "donate_argnums")
+    _as_tuple(donate_argnames, str, "donate_argnames")
+    static_nums, static_names = _resolve_static(fun, static_nums, static_names)
+    has_static = bool(static_nums or static_names)
     if backend is None:
         from . import config
         backend = config.default_backend
     compile_fn = get_backend(backend)
 
-    def split(args):
-        for i in static:
-            if not -len(args) <= i < len(args):
-                raise InputError(f"jit: static_argnums={static_argnums!r} but the function was called "
-                                 f"with {len(args)} positional arguments")
-        norm = {i % len(args) for i in static}
-        statics = tuple((i, args[i]) for i in sorted(norm))
+    def split(args, kwargs):
+        """(statics, dynamic args, dynamic kwargs): the static values as a
+        hashable key, the rest to trace."""
+        nargs = len(args)
+        norm = {i % nargs for i in static_nums if -nargs <= i < nargs}
+        # the type is part of the key: 1, 1.0 and True are equal but trace differently
+        statics = tuple((i, type(args[i]), args[i]) for i in sorted(norm))
+        if static_names:
+            statics += tuple((k, type(kwargs[k]), kwargs[k]) for k in static_names if k in kwargs)
+            kwargs = {k: v for k, v in kwargs.items() if k not in static_names}
         try:
             hash(statics)
         except TypeError:
-            raise InputError(f"jit: static arguments must be hashable, got "
-                             f"{[type(v).__name__ for _, v in statics]}") from None
-        dynamic = tuple(a for i, a in enumerate(args) if i not in norm)
-        return statics, dynamic, len(args)
+            bad = [(i, t.__name__) for i, t, v in statics if not _hashable(v)]
+            raise InputError(
+                "jit: static arguments must be hashable (they key the compiled program), got "
+                + ", ".join(f"{'argument ' + str(i) if isinstance(i, int) else repr(i)}: a {t}"
+                            for i, t in bad)
+                + ". Pass arrays as ordinary (traced) arguments, or convert lists to tuples") from None
+        dynamic = tuple(a for i, a in enumerate(args) if i not in norm) if norm else args
+        return statics, dynamic, kwargs
 
     def entry_for(args, kwargs):
-        statics, dynamic, nargs = split(args)
-        leaves, treedef, _, weak = _flatten_args(dynamic, kwargs, "jit")
+        statics, dynamic, dyn_kwargs = split(args, kwargs)
+        leaves, treedef, _, weak = _flatten_args(dynamic, dyn_kwargs, "jit")
         key = ("jit", treedef, _avals(leaves, weak), statics, backend)
 
         def build():
-            static_map = dict(statics)
+            static_pos = {i: v for i, _, v in statics if isinstance(i, int)}
+            static_kw = {k: v for k, _, v in statics if isinstance(k, str)}
+            nargs = len(args)
 
             def call(*dyn, **kw):
                 it = iter(dyn)
-                full = [static_map[i] if i in static_map else next(it) for i in range(nargs)]
-                return fun(*full, **kw)
+                full = [static_pos[i] if i in static_pos else next(it) for i in range(nargs)]
+                return fun(*full, **kw, **static_kw)
 
             program, out_tree = _trace_user(call, treedef, _avals(leaves, weak), "jit")
             e = _Entry()
@@ -133,32 +199,41 @@ def jit(fun=None, *, static_argnums=(), backend: str | None = None):
             e.flatten = None
             return e
 
-        return _cache.get(fun, key, build), leaves
+        return _cache.get(fun, key, build), leaves, treedef, statics, dynamic, dyn_kwargs
 
+    # Fast path: calls whose signature was seen before skip tracing and the
+    # general flattening. The tables are shared by every thread: dict reads and
+    # writes are atomic, and `last` is replaced whole, never updated in place.
     fast_table: dict = {}
-    last = [None, None]   # the structure seen last, and its specialised flattener
+    last = (None, None)   # the structure seen last, and its specialised flattener
 
     @functools.wraps(fun)
     def jitted(*args, **kwargs):
-        # Fast path: a signature seen before, concrete arrays and numbers only.
-        sig = None
-        if not static and not _trace._trace_stack:
-            tree = (args, kwargs)
-            treedef, flat = last
-            leaves = flat(tree) if flat is not None else None
-            if leaves is None:
-                leaves, treedef = tree_util.flatten(tree)
-            sig = _signature(leaves)
-            if sig is not None:
-                entry = fast_table.get((treedef, sig))
-                if entry is not None:
-                    if treedef is not last[0]:
-                        last[0], last[1] = treedef, entry.flatten
-                    return entry.unflatten(entry.lowered.compiled(*leaves))
-        entry, leaves = entry_for(args, kwargs)
-        if not static and not _trace._trace_stack and sig is not None:
+        nonlocal last
+        if _trace.tracing():   # inside another transformation: inline, no fast path
+            entry, leaves = entry_for(args, kwargs)[:2]
+            outs = _run(entry.lowered.compiled, entry.lowered.program, leaves)
+            return tree_util.unflatten(entry.out_tree, outs)
+        if has_static:
+            statics, dynamic, dyn_kwargs = split(args, kwargs)
+            tree = (dynamic, dyn_kwargs)
+        else:
+            statics, tree = (), (args, kwargs)
+        treedef, flat = last
+        leaves = flat(tree) if flat is not None else None
+        if leaves is None:
+            leaves, treedef = tree_util.flatten(tree)
+        sig = _signature(leaves)
+        if sig is not None:
+            entry = fast_table.get((treedef, sig, statics))
+            if entry is not None:
+                if treedef is not last[0]:
+                    last = (treedef, entry.flatten)
+                return entry.unflatten(entry.lowered.compiled(*leaves))
+        entry, leaves, treedef, statics, _, _ = entry_for(args, kwargs)
+        if sig is not None:
             entry.flatten = tree_util.flattener(treedef)
-            fast_table[(treedef, sig)] = entry
+            fast_table[(treedef, sig, statics)] = entry
         outs = _run(entry.lowered.compiled, entry.lowered.program, leaves)
         return tree_util.unflatten(entry.out_tree, outs)
 
@@ -167,3 +242,11 @@ def jit(fun=None, *, static_argnums=(), backend: str | None = None):
 
     jitted.lower = lower
     return jitted
+
+
+def _hashable(v) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True

@@ -21,7 +21,7 @@ def eval_program(program: Program, args, consts=None) -> list:
         env[v] = c
     for v, a in zip(program.in_vars, args):
         env[v] = a
-    staging = bool(_trace._trace_stack)
+    staging = _trace.tracing()
     for eqn in program.eqns:
         invals = [a.value if type(a) is Literal else env[a] for a in eqn.inputs]
         if staging:

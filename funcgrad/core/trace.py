@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from typing import Callable
 
@@ -24,7 +25,8 @@ from ..errors import (DtypeError, FuncgradError, LeakedTracerError, TracerBoolEr
                       format_location, _internal)
 from .ir import Eqn, Literal, Program, ShapedArray, Var, dead_code_elimination
 
-__all__ = ["Primitive", "primitives", "Tracer", "Trace", "trace_flat", "aval_of", "is_tracer"]
+__all__ = ["Primitive", "primitives", "Tracer", "Trace", "trace_flat", "aval_of", "is_tracer",
+           "tracing", "trace_stack"]
 
 primitives: dict[str, "Primitive"] = {}
 
@@ -148,14 +150,19 @@ class Tracer:
     def __bool__(self):
         self._concrete_error(
             "Python control flow (`if`, `while`, `and`/`or`, bool())",
-            "Use funcgrad.numpy.where(cond, x, y) to choose between values "
-            "(a `cond` primitive for branches comes later), or mark the argument static.")
+            "Use funcgrad.numpy.where(cond, x, y) to choose between values, fg.cond / fg.switch / "
+            "fg.while_loop for branches and loops on traced values, or make the value static "
+            "(fg.jit's static_argnums, or an argument that grad does not differentiate).")
 
     def __float__(self):
         self._concrete_error("float()", "Keep the value as an array; return it from the function to read it.")
 
     def __int__(self):
-        self._concrete_error("int()", "Shapes are static; for values use funcgrad.numpy operations.")
+        self._concrete_error(
+            "int() (a loop count, a shape, an index into a Python list)",
+            "Pass such values as static arguments (fg.jit(f, static_argnums=...)); grad passes its "
+            "non-differentiated arguments through as they are. For integer values inside the "
+            "computation, use funcgrad.numpy operations (x.astype(int), fnp.int32(x)).")
 
     __index__ = __int__
 
@@ -174,20 +181,53 @@ class Tracer:
 
 # ----------------------------------------------------------------------------- traces
 
-_trace_stack: list["Trace"] = []
+class _ThreadState(threading.local):
+    """The trace stack of one thread. Each thread traces on its own, as in JAX:
+    a function traced in one thread never records into, or sees the tracers
+    of, a trace that another thread has open."""
+
+    def __init__(self):
+        self.stack: list[Trace] = []
+
+
+_state = _ThreadState()
+
+
+def trace_stack() -> list["Trace"]:
+    """This thread's open traces, outermost first."""
+    return _state.stack
+
+
+def tracing() -> bool:
+    """Whether this thread is tracing (a transformation is staging operations)."""
+    return bool(_state.stack)
 
 
 def _innermost_trace(args):
     """The trace a primitive applied to ``args`` records into: the innermost
-    active one, whatever the arguments (so that constants built inside a traced
-    function, such as ``zeros`` or ``arange``, stay in the program)."""
+    active one of this thread, whatever the arguments (so that constants built
+    inside a traced function, such as ``zeros`` or ``arange``, stay in the
+    program)."""
+    stack = _state.stack
     for a in args:
-        if type(a) is Tracer and not a._trace.active:
-            raise LeakedTracerError(
-                f"a traced value {a.aval} was used after the function that produced it finished "
-                "tracing (it leaked out through a global, a closure or an attribute). Return "
-                "values from the function instead of storing them.")
-    return _trace_stack[-1] if _trace_stack else None
+        if type(a) is Tracer:
+            t = a._trace
+            # a live trace of this thread sits at its level in this thread's stack
+            if not (t.active and t.level <= len(stack) and stack[t.level - 1] is t):
+                _leaked(a)
+    return stack[-1] if stack else None
+
+
+def _leaked(tracer):
+    if tracer._trace.active:
+        raise LeakedTracerError(
+            f"a traced value {tracer.aval} of a function being traced in another thread was used "
+            "here (it was shared through a global, a closure or an attribute). Each thread traces "
+            "on its own: pass values as arguments and return results instead of sharing them.")
+    raise LeakedTracerError(
+        f"a traced value {tracer.aval} was used after the function that produced it finished "
+        "tracing (it leaked out through a global, a closure or an attribute). Return "
+        "values from the function instead of storing them.")
 
 
 _source_cache: dict[str, bool] = {}
@@ -267,12 +307,13 @@ class Trace:
 
 @contextmanager
 def new_trace():
-    trace = Trace(len(_trace_stack) + 1)
-    _trace_stack.append(trace)
+    stack = _state.stack
+    trace = Trace(len(stack) + 1)
+    stack.append(trace)
     try:
         yield trace
     finally:
-        _trace_stack.pop()
+        stack.pop()
         trace.active = False
 
 
