@@ -32,7 +32,7 @@ finfo, iinfo = np.finfo, np.iinfo
 
 
 def _tracing() -> bool:
-    return bool(_trace._trace_stack)
+    return _trace.tracing()
 
 
 def _is_weak(x) -> bool:
@@ -929,63 +929,19 @@ def copy(a):
 # ----------------------------------------------------------------------------- gather
 
 def _wrap_indices(indices, n, name):
-    """NumPy's negative indices, checked when known, clamped when traced."""
-    if isinstance(indices, Tracer):
-        if _dtype(indices).kind not in "iu":
-            raise DtypeError(f"{name}: indices must be integers, got {aval_of(indices)}")
-        return where(less(indices, 0), add(indices, n), indices)
-    idx = np.asarray(indices)
-    if idx.dtype.kind not in "iu":
-        if idx.size == 0:
-            idx = idx.astype(np.int64)
-        else:
-            raise DtypeError(f"{name}: indices must be integers, got dtype {idx.dtype}")
-    if idx.size and (idx.max() >= n or idx.min() < -n):
-        bad = idx[(idx >= n) | (idx < -n)].flat[0]
-        raise ShapeError(f"{name}: index {bad} is out of bounds for an axis of size {n}")
-    return np.where(idx < 0, idx + n, idx).astype(np.int64)
+    """NumPy's negative indices, checked when known (see ``_indexing.wrap_indices``)."""
+    from . import _indexing
+    return _indexing.wrap_indices(indices, n, name)
 
 
-def take(a, indices, axis=None, mode=None):
-    a = asarray(a)
-    if axis is None:
-        a, axis = ravel(a), 0
-    (axis,) = _axes(axis, ndim(a))
-    idx = _wrap_indices(indices, shape(a)[axis], "take")
-    return P.take(a, idx, axis)
+def take(a, indices, axis=None, mode=None, fill_value=None):
+    from . import _indexing
+    return _indexing.take(a, indices, axis, mode, fill_value)
 
 
-def take_along_axis(arr, indices, axis):
-    """``np.take_along_axis``: gathers with ``indices`` broadcast against
-    ``arr`` on every axis but ``axis``, via flat indices into ``arr``."""
-    arr = asarray(arr)
-    if axis is None:
-        return take(ravel(arr), ravel(indices))
-    nd = ndim(arr)
-    if ndim(indices) != nd:
-        raise ShapeError(f"take_along_axis: indices {aval_of(asarray(indices))} and arr {aval_of(arr)} "
-                         "must have the same number of dimensions")
-    (axis,) = _axes(axis, nd)
-    s = shape(arr)
-    idx = _wrap_indices(indices, s[axis], "take_along_axis")
-    ishape = shape(idx)
-    out_shape = tuple(np.broadcast_shapes(
-        tuple(d for i, d in enumerate(s) if i != axis),
-        tuple(d for i, d in enumerate(ishape) if i != axis)))
-    out_shape = out_shape[:axis] + (ishape[axis],) + out_shape[axis:]
-    strides = np.cumprod((s[1:] + (1,))[::-1])[::-1]
-    flat = None
-    for d in range(nd):
-        if d == axis:
-            term = idx
-        else:
-            view = [1] * nd
-            view[d] = out_shape[d]
-            term = reshape(arange(out_shape[d]), view)
-        term = multiply(term, int(strides[d])) if strides[d] != 1 else term
-        flat = term if flat is None else add(flat, term)
-    flat = broadcast_to(flat, out_shape)
-    return P.take(ravel(arr), flat, 0)
+def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
+    from . import _indexing
+    return _indexing.take_along_axis(arr, indices, axis, mode, fill_value)
 
 
 __all__ = [n for n in list(globals()) if not n.startswith("_") and n not in {
