@@ -4,15 +4,14 @@ Each flattens its arguments (pytrees) into leaves, traces the function into a
 Program, transforms the Program, and runs it with a backend. As ``jax.grad``,
 they trace on every call, so values read from globals and closures are
 current; the transformed and compiled program is cached by the traced
-program's structure (``fingerprint``), with those values passed as inputs.
+program's structure, with those values passed as inputs
+(``funcgrad.program_cache``).
 ``funcgrad.jit`` caches by signature instead and skips tracing.
 """
 from __future__ import annotations
 
 import functools
 import numbers
-import threading
-import weakref
 
 import numpy as np
 
@@ -24,6 +23,7 @@ from .core.ir import Program, ShapedArray, Var
 from .core.trace import Tracer, trace_flat
 from .errors import InputError
 from .primitives import stop_gradient as _stop_gradient_leaf
+from .program_cache import constants_as_inputs, program_cache
 from .transforms.vjp import backward_pass, split_program
 
 __all__ = ["grad", "value_and_grad", "vjp", "make_ir", "stop_gradient"]
@@ -124,57 +124,6 @@ def _avals(leaves, weak=None):
 
 # ----------------------------------------------------------------------------- caching
 
-class _Table:
-    __slots__ = ("entries", "building", "__weakref__")
-
-    def __init__(self):
-        self.entries: dict = {}
-        self.building: dict = {}    # key -> the lock held while that key is built
-
-
-class _Cache:
-    """Per-function cache of transformed programs, keyed by signature.
-
-    Weakly keyed, so that caching never keeps a user's function alive. Safe
-    under concurrent use: lookups of built entries take no lock; a key is
-    built once (the threads that ask for it meanwhile wait for that build),
-    and different keys build at the same time (a long compile of one program
-    never holds up tracing another)."""
-
-    def __init__(self):
-        self._by_fun = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()   # guards _by_fun and each table's `building`
-
-    def get(self, fun, key, build):
-        try:
-            with self._lock:
-                table = self._by_fun.get(fun)
-                if table is None:
-                    table = self._by_fun[fun] = _Table()
-        except TypeError:  # not weak-referenceable: no caching
-            return build()
-        entry = table.entries.get(key, _MISSING)
-        if entry is not _MISSING:
-            return entry
-        with self._lock:
-            # re-entrant: a build that asks for its own key recurses (and fails
-            # with RecursionError) instead of waiting for itself forever
-            key_lock = table.building.setdefault(key, threading.RLock())
-        try:
-            with key_lock:
-                entry = table.entries.get(key, _MISSING)
-                if entry is _MISSING:
-                    entry = build()     # if it raises, the next caller tries again
-                    table.entries[key] = entry
-                return entry
-        finally:
-            with self._lock:
-                if table.building.get(key) is key_lock:
-                    del table.building[key]
-
-
-_MISSING = object()
-_cache = _Cache()
 
 
 def _trace_user(fun, treedef, avals, what, positional=False):
@@ -236,45 +185,6 @@ def _unaliased(outs, consts):
             and any(np.may_share_memory(o, c) for c in arrays) else o for o in outs]
 
 
-# ----------------------------------------------------------------------------- structure
-
-def constants_as_inputs(program: Program) -> Program:
-    """``program`` with its captured constants as leading inputs, so that its
-    transformed and compiled forms serve every value of those constants."""
-    return Program(list(program.const_vars) + list(program.in_vars), [], [], program.eqns,
-                   program.out_atoms)
-
-
-def fingerprint(program: Program) -> tuple:
-    """A hashable key equal for programs that differ only in the values of
-    their captured constants (variables numbered by position)."""
-    index = {}
-    rows = [tuple(v.aval for v in program.const_vars), tuple(v.aval for v in program.in_vars)]
-    for v in list(program.const_vars) + list(program.in_vars):
-        index[v] = len(index)
-
-    def atom(a):
-        return index[a] if type(a) is Var else (a.aval.dtype.str, a.value.tobytes())
-
-    for e in program.eqns:
-        rows.append((e.primitive.name, tuple((k, _param_key(v)) for k, v in e.params.items()),
-                     tuple(atom(a) for a in e.inputs)))
-        for o in e.outputs:
-            index[o] = len(index)
-    rows.append(tuple(atom(a) for a in program.out_atoms))
-    return tuple(rows)
-
-
-def _param_key(value):
-    """Parameters are hashable, except bodies of control flow (Programs,
-    which hash by identity): those are keyed by their own fingerprint."""
-    if isinstance(value, Program):
-        return ("program", fingerprint(value))
-    if isinstance(value, tuple) and value and isinstance(value[0], Program):
-        return tuple(_param_key(v) for v in value)
-    return value
-
-
 # ----------------------------------------------------------------------------- grad
 
 class _GradEntry:
@@ -334,9 +244,11 @@ def value_and_grad(fun, argnums=0, has_aux: bool = False, backend: str | None = 
         # values passed in as inputs.
         program, out_def = _trace_user(call, treedef, _avals(leaves, weak), what, positional=True)
         wrt = tuple(range(len(leaves)))
-        key = ("vg", fingerprint(program), out_def, wrt, has_aux, backend_name)
-        entry = _cache.get(fun, key, lambda: _build_grad(program, out_def, wrt, has_aux, compile_fn, what))
-        outs = _run(entry.compiled, entry.program, list(program.consts) + list(leaves))
+        tag = ("vg", out_def, wrt, has_aux, backend_name)
+        cached = program_cache.get_traced(
+            fun, tag, program, lambda p: _build_grad(p, out_def, wrt, has_aux, compile_fn, what))
+        entry = cached.entry
+        outs = _run(entry.compiled, entry.program, cached.consts + list(leaves))
         n_out = entry.out_tree.num_leaves
         out = tree_util.unflatten(entry.out_tree, outs[:n_out])
         grads = tree_util.unflatten(treedef, outs[n_out:])
@@ -405,11 +317,9 @@ def vjp(fun, *primals, has_aux: bool = False, backend: str | None = None):
     ranges = _leaf_ranges(primals)
     wrt = tuple(j for j, x in enumerate(leaves) if x.dtype.kind == "f")
     traced, out_def = _trace_user(fun, treedef, _avals(leaves, weak), what)
-    key = ("vjp", fingerprint(traced), out_def, has_aux, backend)
-    n_consts = len(traced.consts)
-    consts = list(traced.consts)
 
-    def build():
+    def build(traced):
+        n_consts = len(traced.consts)
         program = constants_as_inputs(traced)
         wrt_c = tuple(n_consts + j for j in wrt)
         if has_aux:
@@ -435,8 +345,9 @@ def vjp(fun, *primals, has_aux: bool = False, backend: str | None = None):
         return (compile_fn(forward), forward, compile_fn(backward), backward, out_def, n_main,
                 known_out[n_outs:], ct_avals)
 
-    fwd_c, fwd_p, bwd_c, bwd_p, out_def, n_main, grad_known, ct_avals = _cache.get(fun, key, build)
-    res = _run(fwd_c, fwd_p, consts + list(leaves))
+    cached = program_cache.get_traced(fun, ("vjp", out_def, has_aux, backend), traced, build)
+    fwd_c, fwd_p, bwd_c, bwd_p, out_def, n_main, grad_known, ct_avals = cached.entry
+    res = _run(fwd_c, fwd_p, cached.consts + list(leaves))
     n_outs = out_def.num_leaves
     n_known_grads = sum(grad_known)
     outs = res[:n_outs]

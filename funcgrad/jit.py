@@ -17,7 +17,8 @@ import functools
 import numpy as np
 
 from . import tree as tree_util
-from .api import _avals, _cache, _flatten_args, _run, _trace_user
+from .api import _avals, _flatten_args, _run, _trace_user
+from .program_cache import program_cache as _cache
 from .core import trace as _trace
 from .backends import get_backend
 from .core.ir import Program
