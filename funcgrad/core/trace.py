@@ -173,7 +173,8 @@ class Tracer:
         self._concrete_error(
             "Converting to a NumPy array (np.asarray, np.array, or a NumPy function funcgrad "
             "does not implement)",
-            "Use funcgrad.numpy functions, or NumPy functions funcgrad supports, on traced values.")
+            "Use funcgrad.numpy functions, or NumPy functions funcgrad supports, on traced values; "
+            "for a cast, x.astype(np.int64) or fnp.int64(x) (NumPy's own np.int64(x) needs the value).")
 
     def __hash__(self):
         return id(self)
