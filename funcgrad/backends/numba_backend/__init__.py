@@ -2,23 +2,24 @@
 
 ``compile_program(program)`` generates Python source (``codegen.py``), writes
 it as a module into funcgrad's cache directory under a name that hashes the
-source and the versions of funcgrad, Numba, NumPy and llvmlite, imports it,
+source and the versions of funcgrad, Numba, NumPy and llvmlite, executes it,
 and compiles it with ``@njit(cache=True)``: a second process finds both the
 module and Numba's compiled code on disk and skips compilation.
 
 The cache directory is ``$FUNCGRAD_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/funcgrad``, else ``~/.cache/funcgrad``, created with
-owner-only permissions. :func:`clear_cache` empties it.
+owner-only permissions. :func:`clear_cache` empties it. How the cache survives
+faults (killed writers, full or read-only disks, altered or truncated files)
+is described in ``disk_cache.py`` and ``_compile_dispatcher``.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
-import shutil
+import re
 import sys
-import tempfile
 import threading
+import types
 import warnings
 
 import numpy as np
@@ -26,7 +27,9 @@ import numpy as np
 from ...core.ir import Program
 from ...errors import UnsupportedError
 from .. import register_backend
+from . import disk_cache
 from .codegen import CodeGenerator, count_eqns, ishape, unsupported
+from .disk_cache import cache_dir, clear_cache
 
 __all__ = ["compile_program", "generated_source", "cache_dir", "clear_cache"]
 
@@ -41,29 +44,6 @@ from funcgrad.backends.numba_backend.fastmath import (exp_f32, exp_f64, expm1_f3
     log_f32, log_f64, log1p_f32, log1p_f64, tanh_f32, tanh_f64, logistic_f32, logistic_f64)
 
 '''
-
-
-def cache_dir() -> str:
-    path = os.environ.get("FUNCGRAD_CACHE_DIR")
-    if not path:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        path = os.path.join(base, "funcgrad")
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
-
-
-def clear_cache():
-    """Delete every generated module and compiled entry on disk."""
-    path = cache_dir()
-    for entry in os.listdir(path):
-        full = os.path.join(path, entry)
-        if os.path.isdir(full):
-            shutil.rmtree(full, ignore_errors=True)
-        else:
-            try:
-                os.remove(full)
-            except OSError:
-                pass
 
 
 def _versions_key() -> str:
@@ -120,16 +100,6 @@ def _digest(source: str) -> str:
     return hashlib.sha256((_VERSIONS + "\n" + source).encode()).hexdigest()[:32]
 
 
-def _write_module(source: str, digest: str) -> str:
-    path = os.path.join(cache_dir(), f"fg_{digest}.py")
-    if not _file_has(path, source):
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(source)
-        os.replace(tmp, path)  # atomic: concurrent writers write the same bytes
-    return path
-
-
 def _load(source: str):
     digest = _digest(source)
     mod = _modules.get(digest)
@@ -141,47 +111,131 @@ def _load(source: str):
         mod = _modules.get(digest)
         if mod is not None:
             return mod
-        mod = _import(_write_module(source, digest), digest)
+        mod = _new_module(source, digest)
         _modules[digest] = mod
         return mod
 
 
-def _file_has(path, source) -> bool:
-    try:
-        with open(path) as fh:
-            return fh.read() == source
-    except OSError:
-        return False
+def _new_module(source: str, digest: str):
+    """``source`` written into the cache and executed as a module; in memory
+    (compiled without Numba's disk cache) when no cache directory can be
+    written or Numba can cache in none."""
+    path = disk_cache.write_module(source, digest)
+    if path is not None:
+        try:
+            return _exec_module(source, digest, path)
+        except Exception as e:
+            # Numba raises RuntimeError("cannot cache function ...: no locator available")
+            # when it can write neither beside the file nor in its user-wide cache
+            mod = _exec_module(source, digest, None)  # a genuine error raises again here
+            disk_cache.warn_once(("exec", os.path.dirname(path)),
+                                 f"funcgrad: Numba cannot cache the compiled program {path!r} "
+                                 f"({type(e).__name__}: {e}); it is compiled in memory instead, so "
+                                 "the next process compiles it again.")
+            return mod
+    return _exec_module(source, digest, None)
 
 
-def _import(path, digest):
+def _module_from_file(path: str, digest: str):
+    """The module written at ``path``, if it still holds the source ``digest`` names."""
+    with open(path, "rb") as fh:
+        source = fh.read().decode("utf-8")
+    if _digest(source) != digest:
+        raise RuntimeError(f"funcgrad: {path!r} does not hold the program {digest} (altered, or "
+                           "written by another funcgrad version)")
+    return _exec_module(source, digest, path)
+
+
+def _exec_module(source: str, digest: str, path: str | None):
+    """Execute ``source`` as the module ``funcgrad_generated_<digest>``.
+
+    With ``path`` (a file that holds exactly ``source``), Numba caches the
+    compiled code beside that file. The module is executed from ``source``,
+    never imported from the file, so no ``.pyc`` can stand in for it. Without
+    a path, its functions compile without a disk cache: Numba's
+    ``cache=True`` needs the source file and raises without one."""
     name = f"funcgrad_generated_{digest}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
+    mod = types.ModuleType(name)
+    mod.__file__ = path
+    mod.__funcgrad_source__ = source
+    mod.__funcgrad_digest__ = digest
+    code = source if path is not None else _without_disk_cache(source)
+    sys.modules[name] = mod  # Numba finds a function's module by name when it loads cached code
+    exec(compile(code, path or f"<funcgrad program {digest}>", "exec"), mod.__dict__)
     return mod
 
 
+def _without_disk_cache(source: str) -> str:
+    return re.sub(r"(@njit\([^)\n]*?)\bcache=True", r"\1cache=False", source)
+
+
+class _ForeignCode(Exception):
+    """Numba loaded compiled code that another program wrote."""
+
+
 def _compile_dispatcher(mod, args):
-    """Compile (or load from Numba's disk cache) for ``args``; a corrupted
-    cache entry is discarded and compiled again."""
-    fn = mod.program
+    """Compile ``mod.program`` for ``args``' types, or load it from Numba's
+    disk cache; returns the dispatcher, from a replacement module when
+    ``mod``'s cache entry could not be used.
+
+    Numba raises on an unreadable entry (a truncated ``.nbi`` or ``.nbc``
+    gives EOFError or UnpicklingError), and would run the object code of
+    another program if an intact index named its ``.nbc`` file. Either way
+    the entry is deleted and the program compiled afresh; if it cannot be
+    deleted, the program compiles in memory (with a warning). A genuine
+    compile error raises again on the retry."""
+    sig = tuple(_numba_type(a) for a in args)
+    source, digest, path = mod.__funcgrad_source__, mod.__funcgrad_digest__, mod.__file__
     try:
-        fn.compile(tuple(_numba_type(a) for a in args))
-    except Exception:
-        # Numba's index or object file was unreadable: drop them and rebuild once.
-        cache_sub = os.path.join(os.path.dirname(mod.__file__), "__pycache__")
-        stem = os.path.splitext(os.path.basename(mod.__file__))[0]
-        if os.path.isdir(cache_sub):
-            for f in os.listdir(cache_sub):
-                if f.startswith(stem):
-                    try:
-                        os.remove(os.path.join(cache_sub, f))
-                    except OSError:
-                        pass
-        fn._cache.flush() if hasattr(fn, "_cache") else None
-        fn.compile(tuple(_numba_type(a) for a in args))
+        return _compile_checked(mod, sig)
+    except Exception as e:
+        if path is None:
+            raise                     # no disk cache took part
+        error = e
+    if disk_cache.discard_numba_entries(mod.program.stats.cache_path, path):
+        try:
+            return _compile_checked(_replace(_exec_module(source, digest, path)), sig)
+        except Exception as e:
+            error = e
+    fn = _compile_checked(_replace(_exec_module(source, digest, None)), sig)
+    disk_cache.warn_once(("entry", os.path.dirname(path)),
+                         f"funcgrad: Numba cannot use its disk cache for {path!r} "
+                         f"({type(error).__name__}: {error}); the program is compiled in memory "
+                         "instead, so the next process compiles it again.")
+    return fn
+
+
+def _replace(mod):
+    _modules[mod.__funcgrad_digest__] = mod   # later _load calls get the working module
+    return mod
+
+
+def _compile_checked(mod, sig):
+    from numba.core import sigutils
+    from numba.core.dispatcher import Dispatcher
+
+    fn = mod.program
+    before = len(fn.overloads)
+    try:
+        fn.compile(sig)
+    except Exception as e:
+        if len(fn.overloads) == before:
+            raise
+        # Numba adds the compiled code, then saves it: saving failed (a full or read-only disk)
+        disk_cache.warn_once(("save", fn.stats.cache_path),
+                             f"funcgrad: Numba cannot save compiled code in {fn.stats.cache_path!r} "
+                             f"({type(e).__name__}: {e}); this process runs the compiled program, but "
+                             "the next process compiles it again.")
+    # Cached code loaded for this module must have been compiled from it, for these types.
+    args, _ = sigutils.normalize_signature(sig)
+    if tuple(args) not in fn.overloads:
+        raise _ForeignCode(f"Numba loaded {mod.__name__}.program for other argument types")
+    for value in vars(mod).values():
+        if isinstance(value, Dispatcher) and value.py_func.__module__ == mod.__name__:
+            for cres in value.overloads.values():
+                if cres.fndesc.modname != mod.__name__:
+                    raise _ForeignCode(f"Numba loaded {cres.fndesc.modname}'s code as "
+                                       f"{mod.__name__}.{value.__name__}")
     return fn
 
 
@@ -226,7 +280,9 @@ def _compile_in_process(source: str, flat) -> bool:
     import subprocess
 
     digest = _digest(source)
-    path = _write_module(source, digest)
+    path = disk_cache.write_module(source, digest)
+    if path is None:
+        return False    # no disk cache to hand the compiled code back through
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")

@@ -6,12 +6,12 @@ types given, so that Numba writes its disk cache; see ``_compile_in_process``.
 import json
 import sys
 
-from funcgrad.backends.numba_backend import _compile_dispatcher, _import, _sample
+from funcgrad.backends.numba_backend import _compile_dispatcher, _module_from_file, _sample
 
 
 def main(argv):
     path, digest, specs = argv
-    mod = _import(path, digest)
+    mod = _module_from_file(path, digest)   # refuses a file that no longer holds the program
     _compile_dispatcher(mod, [_sample(s) for s in json.loads(specs)])
 
 
