@@ -105,7 +105,8 @@ def _install_tracer_methods():
     T.swapaxes = lambda self, a1, a2: c.swapaxes(self, a1, a2)
     T.copy = lambda self: self
     T.round = lambda self, decimals=0: c.round(self, decimals)
-    T.take = lambda self, indices, axis=None: c.take(self, indices, axis)
+    T.take = lambda self, indices, axis=None, mode=None, fill_value=None: c.take(
+        self, indices, axis, mode, fill_value)
     T.cumsum = lambda self, axis=None, dtype=None: c.cumsum(self, axis, dtype)
     T.repeat = lambda self, repeats, axis=None: c.repeat(self, repeats, axis)
     T.__divmod__ = lambda self, other: (c.floor_divide(self, other), c.remainder(self, other))

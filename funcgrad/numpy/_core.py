@@ -16,15 +16,58 @@ from .. import primitives as P
 from ..core import trace as _trace
 from ..core.trace import Tracer, aval_of
 from ..errors import DtypeError, ShapeError, UnsupportedError
+from ..primitives.elementwise import convert_p
 
 _py_abs, _py_max, _py_min, _py_sum, _py_round = builtins.abs, builtins.max, builtins.min, builtins.sum, builtins.round
 _py_any = builtins.any  # `any` and `all` below are NumPy's
 
-# dtype names, as in numpy
-float32, float64, float16 = np.float32, np.float64, np.float16
-int8, int16, int32, int64 = np.int8, np.int16, np.int32, np.int64
-uint8, uint32, uint64 = np.uint8, np.uint32, np.uint64
-bool_ = np.bool_
+
+
+class _ScalarMeta(type):
+    """The type of funcgrad.numpy's scalar types (``float32``, ``int64``...),
+    as JAX's: usable wherever NumPy's scalar type is a dtype (``np.dtype(t)``,
+    ``dtype=t``, ``x.astype(t)``; equal to and hashing as NumPy's type;
+    ``isinstance`` checks NumPy's type), and callable on traced values."""
+
+    def __call__(cls, *args):
+        if len(args) == 1 and _has_tracer(args[0]):
+            return asarray(args[0], cls.dtype)
+        return cls.dtype.type(*args)
+
+    def __eq__(cls, other):
+        return cls is other or cls.dtype.type == other
+
+    def __ne__(cls, other):
+        return not cls == other
+
+    def __hash__(cls):
+        return hash(cls.dtype.type)
+
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, cls.dtype.type)
+
+    def __subclasscheck__(cls, subclass):
+        return subclass is cls or issubclass(subclass, cls.dtype.type)
+
+
+def _scalar_type(np_type, name):
+    dt = np.dtype(np_type)
+    doc = (f"``{name}(x)``: ``x`` as {dt} (``asarray(x, dtype={dt})``, as ``jax.numpy.{name}``) when ``x``\n"
+           f"is traced (or a list holding traced values), so it traces, with no cotangent\n"
+           f"for integer and boolean results. On concrete values it is NumPy's ``np.{name}(x)``:\n"
+           f"a NumPy scalar for a number, an ndarray for an array. As a dtype it is ``np.{name}``.")
+    return _ScalarMeta(name, (), {"dtype": dt, "__doc__": doc, "__module__": "funcgrad.numpy",
+                                  "__qualname__": name})
+
+
+# dtype names, as in numpy (each one also a cast that traces, see _ScalarMeta)
+float16, float32, float64 = (_scalar_type(t, n) for t, n in [
+    (np.float16, "float16"), (np.float32, "float32"), (np.float64, "float64")])
+int8, int16, int32, int64 = (_scalar_type(t, n) for t, n in [
+    (np.int8, "int8"), (np.int16, "int16"), (np.int32, "int32"), (np.int64, "int64")])
+uint8, uint16, uint32, uint64 = (_scalar_type(t, n) for t, n in [
+    (np.uint8, "uint8"), (np.uint16, "uint16"), (np.uint32, "uint32"), (np.uint64, "uint64")])
+bool_ = _scalar_type(np.bool_, "bool_")
 pi, e, inf, nan, newaxis = np.pi, np.e, np.inf, np.nan, None
 ndarray = np.ndarray
 dtype = np.dtype
@@ -59,10 +102,25 @@ def _dtype(x):
     return np.asarray(x).dtype
 
 
+def _has_tracer(x) -> bool:
+    return isinstance(x, Tracer) or (isinstance(x, (list, tuple)) and _py_any(isinstance(v, Tracer)
+                                                                           for v in _flat(x)))
+
+
+def _cast(x, dtype):
+    """Traced ``x`` as ``dtype``. An explicit dtype is a strong one (as in
+    JAX): a value traced from a Python number stops promoting weakly."""
+    dtype = np.dtype(dtype)
+    if x.aval.weak_type and x.dtype == dtype:
+        return convert_p.bind(x, dtype=dtype)
+    return P.convert_element_type(x, dtype)
+
+
 def asarray(a, dtype=None):
-    """Like ``np.asarray``; traced values stay traced."""
+    """Like ``np.asarray``; traced values stay traced (``dtype=`` casts them:
+    float casts keep their cotangents, integer and boolean results have none)."""
     if isinstance(a, Tracer):
-        return P.convert_element_type(a, dtype) if dtype is not None else a
+        return _cast(a, dtype) if dtype is not None else a
     if isinstance(a, (list, tuple)) and _py_any(isinstance(x, Tracer) for x in _flat(a)):
         return stack([asarray(x, dtype) for x in a])
     out = np.asarray(a, dtype=dtype)
@@ -83,9 +141,11 @@ def _flat(seq):
 
 
 def result_type(*args):
-    """NumPy 2's promotion with Python scalars (and values traced from them) weak."""
+    """NumPy 2's promotion with Python scalars (and values traced from them)
+    weak; dtypes (``np.float32``, ``fnp.int32``, ``'f4'``...) count as themselves."""
     return np.result_type(*[(_WEAK_PROXY[a.dtype.kind] if isinstance(a, Tracer) else a)
-                            if _is_weak(a) else _dtype(a) for a in args])
+                            if _is_weak(a) else np.dtype(a) if isinstance(a, (type, np.dtype, str))
+                            else _dtype(a) for a in args])
 
 
 def _promote(*args, dtype=None):
@@ -791,11 +851,12 @@ def tensordot(a, b, axes=2):
     return reshape(out, tuple(sa[i] for i in free_a) + tuple(sb[j] for j in free_b))
 
 
-def einsum(subscripts, *operands):
-    """``np.einsum`` for explicit or implicit subscripts without ellipses:
-    contractions, batch dimensions, transposes, traces are not supported."""
+def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="safe"):
+    """``np.einsum``, in the subscripts string form (``einsum('ij,jk->ik', a, b)``)
+    and the interleaved sublist form (``einsum(a, [0, 1], b, [1, 2], [0, 2])``);
+    see ``funcgrad.numpy._einsum``."""
     from ._einsum import einsum as _einsum
-    return _einsum(subscripts, *operands)
+    return _einsum(*operands, out=out, optimize=optimize, dtype=dtype, order=order, casting=casting)
 
 
 # ----------------------------------------------------------------------------- creation
@@ -915,10 +976,11 @@ def one_hot(indices, num_classes, dtype=None, axis=-1):
 
 
 def astype(x, dtype, copy=True):
+    """``x`` as ``dtype`` (``np.float32``, ``fnp.int32``, ``int``, ``'float64'``...)."""
     x = asarray(x)
     dtype = np.dtype(dtype)
     if isinstance(x, Tracer):
-        return P.convert_element_type(x, dtype)
+        return _cast(x, dtype)
     return x.astype(dtype)
 
 
@@ -945,5 +1007,5 @@ def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
 
 
 __all__ = [n for n in list(globals()) if not n.startswith("_") and n not in {
-    "annotations", "builtins", "math", "numbers", "np", "P", "Tracer", "aval_of",
+    "annotations", "builtins", "math", "numbers", "np", "P", "Tracer", "aval_of", "convert_p",
     "DtypeError", "ShapeError", "UnsupportedError"}]

@@ -6,6 +6,22 @@ the indexed axes to the front, folds them into one, and gathers with flat
 indices, then puts the result's axes where NumPy puts them. Boolean masks
 known at trace time become integer indices; traced masks have a
 value-dependent shape and are refused with a pointer to ``where``.
+
+Out-of-range integer indices (JAX's semantics; ``x`` has ``n`` rows):
+
+- Indices known at trace time (Python ints, lists, NumPy arrays) are checked
+  there: an index outside ``[-n, n)`` raises :class:`funcgrad.errors.ShapeError`.
+- Negative indices in ``[-n, 0)`` count from the end, as in NumPy.
+- Traced indices cannot raise. ``x[i]`` then follows JAX's default
+  (``mode="promise_in_bounds"``): after the negative wrap, an index outside
+  ``[0, n)`` reads the nearest row (clamped, per indexed axis), and its
+  cotangent is dropped: it adds nothing to the gradient of ``x``.
+  Exception, as in JAX (where such keys are a ``dynamic_slice``): when every
+  index is a scalar (0-d) and every slice has step 1 or -1 (``x[t]``,
+  ``x[t, 2:5]``), the gradient goes to the clamped element that was read.
+- :func:`take` and :func:`take_along_axis` take JAX's ``mode`` (and
+  ``fill_value``) for the other semantics: ``"fill"`` (their default for traced
+  indices, as in JAX), ``"clip"``, ``"wrap"``.
 """
 from __future__ import annotations
 
@@ -154,12 +170,28 @@ def _advanced(x, key, ellipsis_at=None):
         if empty and not isinstance(k, Tracer):
             # NumPy reads no element through an empty index set, so checks no bound
             k = np.zeros(k.shape, np.int64)
-        idx_arrays.append(fnp._wrap_indices(k, shape[i], "indexing"))
+        idx_arrays.append(wrap_indices(k, shape[i], "indexing"))
     try:
         bshape = tuple(np.broadcast_shapes(*[fnp.shape(k) for k in idx_arrays]))
     except ValueError:
         raise ShapeError("indexing: shape mismatch: index arrays could not be broadcast together with "
                          f"shapes {[fnp.shape(k) for k in idx_arrays]}") from None
+    valid = None
+    # Traced indices out of range (known ones were checked above), as JAX:
+    # - only scalar indices and slices of step 1 or -1 (JAX's dynamic_slice):
+    #   each index clamped, and the gradient goes to the element read;
+    # - otherwise (JAX's gather): the value of the clamped element, and the
+    #   cotangent dropped. With one indexed axis, the take primitive does both;
+    #   with several, the flat index would read another row, so each axis's
+    #   index is clamped here and the cotangent dropped where any is out of range.
+    as_slice = bshape == () and all(k.step in (None, 1, -1) for k in key if isinstance(k, slice))
+    if as_slice or len(idx_arrays) > 1:
+        for j, (k, n) in enumerate(zip(idx_arrays, [shape[i] for i in adv_axes])):
+            if isinstance(k, Tracer):
+                if not as_slice:
+                    ok = _in_bounds(k, n)
+                    valid = ok if valid is None else fnp.logical_and(valid, ok)
+                idx_arrays[j] = _clamp(k, n)
     # 2. flat index over the indexed axes (row-major)
     sizes = [shape[i] for i in adv_axes]
     flat = None
@@ -174,6 +206,9 @@ def _advanced(x, key, ellipsis_at=None):
     moved = P.transpose(x, tuple(adv_axes + rest))
     folded = P.reshape(moved, (int(np.prod(sizes)),) + tuple(shape[i] for i in rest))
     out = P.take(folded, flat, 0)
+    if valid is not None:
+        valid = P.reshape(fnp.broadcast_to(valid, bshape), bshape + (1,) * len(rest))
+        out = fnp.where(valid, out, fnp.stop_gradient(out))
     # 4. NumPy keeps the result's index axes in place when the indexed axes are adjacent
     contiguous = adv_axes == list(range(adv_axes[0], adv_axes[0] + len(adv_axes)))
     if ellipsis_at is not None and adv_axes[0] < ellipsis_at <= adv_axes[-1]:
@@ -184,3 +219,208 @@ def _advanced(x, key, ellipsis_at=None):
         perm = list(range(nb, nb + first)) + list(range(nb)) + list(range(nb + first, nb + nrest))
         out = P.transpose(out, tuple(perm))
     return out
+
+
+# ----------------------------------------------------------------------------- take, modes
+
+def _index_array(indices, name):
+    """Integer indices as int64: a Tracer, or a NumPy array when known."""
+    if isinstance(indices, Tracer):
+        dt = aval_of(indices).dtype
+        if dt.kind not in "iu":
+            raise DtypeError(f"{name}: indices must be integers, got {aval_of(indices)}")
+        # int64 for the arithmetic below (a small dtype could overflow at k + n)
+        return indices if dt == np.int64 else P.convert_element_type(indices, np.int64)
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        if idx.size == 0:
+            idx = idx.astype(np.int64)
+        else:
+            raise DtypeError(f"{name}: indices must be integers, got dtype {idx.dtype}")
+    return idx.astype(np.int64)
+
+
+def _checked(idx, n, name):
+    """Known indices: NumPy's bounds check, then negative ones from the end."""
+    if idx.size and (idx.max() >= n or idx.min() < -n):
+        bad = idx[(idx >= n) | (idx < -n)].flat[0]
+        raise ShapeError(f"{name}: index {bad} is out of bounds for an axis of size {n}")
+    return np.where(idx < 0, idx + n, idx)
+
+
+def _wrap_negative(k, n):
+    if isinstance(k, Tracer):
+        return fnp.where(fnp.less(k, 0), fnp.add(k, n), k)
+    return np.where(k < 0, k + n, k)
+
+
+def _in_bounds(k, n):
+    """``0 <= k < n``; None when ``k`` is known and every index is in range."""
+    if isinstance(k, Tracer):
+        return fnp.logical_and(fnp.greater_equal(k, 0), fnp.less(k, n))
+    ok = (k >= 0) & (k < n)
+    return None if ok.all() else ok
+
+
+def _clamp(k, n):
+    if isinstance(k, Tracer):
+        return fnp.clip(k, 0, n - 1)
+    return np.clip(k, 0, n - 1)
+
+
+def wrap_indices(indices, n, name):
+    """Indices for the ``take`` primitive: known ones bounds-checked, and
+    negative ones (known or traced) counted from the end. Traced ones out of
+    range are left to the primitive (value clamped, cotangent dropped)."""
+    k = _index_array(indices, name)
+    if isinstance(k, Tracer):
+        return _wrap_negative(k, n)
+    return _checked(k, n, name)
+
+
+def _default_fill(dtype):
+    """JAX's default ``fill_value``: NaN for inexact dtypes, the most negative
+    value for signed integers, the largest for unsigned ones, True for bool."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "fc":
+        return np.asarray(np.nan, dtype)
+    if dtype.kind == "i":
+        return np.asarray(np.iinfo(dtype).min, dtype)
+    if dtype.kind == "u":
+        return np.asarray(np.iinfo(dtype).max, dtype)
+    return np.asarray(True, dtype)
+
+
+def _fill(out, valid, fill_value, lead):
+    """``out`` where ``valid``, else the fill value; ``valid`` has the index
+    shape, and ``lead`` axes of ``out`` come before it."""
+    if valid is None:
+        return out
+    dtype = aval_of(out).dtype if isinstance(out, Tracer) else np.asarray(out).dtype
+    fill = _default_fill(dtype) if fill_value is None else np.asarray(fill_value).astype(dtype)
+    nd, vshape = fnp.ndim(out), fnp.shape(valid)
+    valid = fnp.reshape(valid, (1,) * lead + tuple(vshape) + (1,) * (nd - lead - len(vshape)))
+    return fnp.where(valid, out, fill)
+
+
+_TAKE_MODES = (None, "fill", "clip", "wrap", "promise_in_bounds", "raise")
+
+
+def _check_mode(name, mode, modes):
+    if mode not in modes:
+        raise UnsupportedError(f"{name}: mode={mode!r}; supported modes are "
+                               f"{', '.join(repr(m) for m in modes)}")
+
+
+def take(a, indices, axis=None, mode=None, fill_value=None):
+    """``np.take(a, indices, axis)`` with JAX's out-of-range modes.
+
+    ``axis=None`` takes from the flattened ``a``. Negative indices in
+    ``[-n, 0)`` count from the end (except with ``mode="clip"``, as in NumPy).
+    For an index outside ``[-n, n)`` (``n = a.shape[axis]``):
+
+    - ``mode=None`` (default): an index known at trace time raises
+      :class:`~funcgrad.errors.ShapeError` (NumPy's ``"raise"``); a traced one
+      gets ``"fill"``, JAX's default for ``jnp.take``.
+    - ``"fill"``: the result is ``fill_value`` there (default: NaN for floats,
+      the most negative integer for signed ints, the largest for unsigned, True
+      for bool), and the gradient there is 0.
+    - ``"clip"``: the index is clipped to ``[0, n - 1]`` *before* any negative
+      wrap (NumPy's and JAX's ``clip``: -1 reads row 0); the gradient goes to
+      the row read.
+    - ``"wrap"``: the index is taken modulo ``n``; the gradient goes to the row read.
+    - ``"promise_in_bounds"`` (funcgrad's addition; JAX's ``.at[].get`` and
+      ``x[i]`` default): the value of the clamped row, and the cotangent dropped,
+      as ``x[i]`` does. The cheapest (no select); meant for indices known to be
+      in range.
+    - ``"raise"``: known indices are checked as with ``None``; traced ones are
+      refused (they cannot raise; JAX refuses this mode too).
+    """
+    a = fnp.asarray(a)
+    _check_mode("take", mode, _TAKE_MODES)
+    if axis is None:
+        a, axis = fnp.ravel(a), 0
+    (axis,) = fnp._axes(axis, fnp.ndim(a))
+    n = fnp.shape(a)[axis]
+    k = _index_array(indices, "take")
+    traced = isinstance(k, Tracer)
+    if mode in (None, "raise"):
+        if not traced:
+            return P.take(a, _checked(k, n, "take"), axis)
+        if mode == "raise":
+            raise UnsupportedError("take: mode='raise' needs indices known at trace time (traced values "
+                                   "cannot raise); use mode='fill', 'clip' or 'wrap'")
+        mode = "fill"
+    if n == 0 and fnp.size(k):
+        raise ShapeError(f"take: cannot take from the empty axis {axis} of {aval_of(a)}")
+    if mode == "clip":
+        return P.take(a, _clamp(k, n), axis)
+    if mode == "wrap":
+        return P.take(a, fnp.remainder(k, n) if traced else np.remainder(k, n), axis)
+    k = _wrap_negative(k, n)
+    if mode == "promise_in_bounds":
+        return P.take(a, k, axis)
+    # the primitive clamps the value and drops the cotangent where out of range
+    return _fill(P.take(a, k, axis), _in_bounds(k, n), fill_value, axis)
+
+
+def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
+    """``np.take_along_axis``: gathers with ``indices`` broadcast against
+    ``arr`` on every axis but ``axis``, via flat indices into ``arr``.
+
+    Negative indices in ``[-n, 0)`` count from the end. For an index outside
+    ``[-n, n)`` (as ``jnp.take_along_axis``):
+
+    - ``mode=None`` (default): known at trace time, it raises
+      :class:`~funcgrad.errors.ShapeError`; traced, it gets ``"fill"``.
+    - ``"fill"``: ``fill_value`` there (default as in :func:`take`), gradient 0.
+    - ``"clip"``: after the negative wrap, clipped to ``[0, n - 1]`` (JAX's
+      ``take_along_axis`` wraps first, unlike :func:`take`'s ``"clip"``); the
+      gradient goes to the element read.
+    """
+    _check_mode("take_along_axis", mode, (None, "fill", "clip"))
+    arr = fnp.asarray(arr)
+    if axis is None:
+        arr, indices, axis = fnp.ravel(arr), fnp.ravel(indices), 0
+    nd = fnp.ndim(arr)
+    if fnp.ndim(indices) != nd:
+        raise ShapeError(f"take_along_axis: indices {aval_of(fnp.asarray(indices))} and arr {aval_of(arr)} "
+                         "must have the same number of dimensions")
+    (axis,) = fnp._axes(axis, nd)
+    s = fnp.shape(arr)
+    n = s[axis]
+    k = _index_array(indices, "take_along_axis")
+    valid = None
+    if mode is None and not isinstance(k, Tracer):
+        idx = _checked(k, n, "take_along_axis")
+    else:
+        if n == 0 and fnp.size(k):
+            raise ShapeError(f"take_along_axis: cannot take from the empty axis {axis} of {aval_of(arr)}")
+        idx = _wrap_negative(k, n)
+        if mode in (None, "fill"):
+            valid = _in_bounds(idx, n)
+        # clamped on this axis: a flat index past the row would read the next row
+        idx = _clamp(idx, n)
+    ishape = fnp.shape(idx)
+    out_shape = tuple(np.broadcast_shapes(
+        tuple(d for i, d in enumerate(s) if i != axis),
+        tuple(d for i, d in enumerate(ishape) if i != axis)))
+    out_shape = out_shape[:axis] + (ishape[axis],) + out_shape[axis:]
+    strides = np.cumprod((s[1:] + (1,))[::-1])[::-1]
+    flat = None
+    for d in range(nd):
+        if d == axis:
+            term = idx
+        else:
+            view = [1] * nd
+            view[d] = out_shape[d]
+            term = fnp.reshape(fnp.arange(out_shape[d]), view)
+        term = fnp.multiply(term, int(strides[d])) if strides[d] != 1 else term
+        flat = term if flat is None else fnp.add(flat, term)
+    flat = fnp.broadcast_to(flat, out_shape)
+    return _fill(P.take(fnp.ravel(arr), flat, 0), valid, fill_value, 0)
+
+
+# the docstrings of funcgrad.numpy's names (defined in _core, which this module imports)
+fnp.take.__doc__ = take.__doc__
+fnp.take_along_axis.__doc__ = take_along_axis.__doc__

@@ -212,8 +212,9 @@ div_p.def_vjp(lambda ct, x, y, *, out: (unbroadcast(div(ct, y), _shape(x)),
 def _pow_vjp(ct, x, y, *, out):
     dtype = aval_of(out).dtype
     one = scalar(1, dtype)
-    # d/dx x**y = y x**(y-1), which is 0 where y == 0, also at x == 0 (as in JAX), where
-    # x**(y-1) is inf and 0 * inf would be nan: there, use the exponent 0 instead of y-1.
+    # d/dx x**y = y x**(y-1), which is 0 where y == 0, also at x == 0, where x**(y-1) is
+    # inf and 0 * inf would be nan: there, use the exponent 0 instead of y-1. (JAX gives 0
+    # there for an integer exponent but nan for a floating-point one: a deliberate difference.)
     safe_y = select(eq(y, scalar(0, dtype)), broadcast_like(one, y), y)
     dx = mul(ct, mul(y, pow_(x, sub(safe_y, one))))
     # d/dy x**y = log(x) x**y; at x == 0 the limit (y > 0) is 0, for x < 0 it is undefined (nan).
@@ -224,12 +225,14 @@ def _pow_vjp(ct, x, y, *, out):
 
 def _minmax_vjp(pick_x):
     def rule(ct, x, y, *, out):
-        # Ties split the cotangent evenly, as in JAX.
+        # Ties split the cotangent evenly, as in JAX; where either operand is NaN
+        # (the result is NaN whatever the other is), neither gets it, as in JAX.
         dtype = aval_of(ct).dtype
-        half = scalar(0.5, dtype)
-        wx = select(pick_x(x, y), broadcast_like(scalar(1, dtype), out),
-                    select(eq(x, y), broadcast_like(half, out), broadcast_like(scalar(0, dtype), out)))
-        wy = sub(scalar(1, dtype), wx)
+        half = broadcast_like(scalar(0.5, dtype), out)
+        one, zero = broadcast_like(scalar(1, dtype), out), broadcast_like(scalar(0, dtype), out)
+        tie = select(eq(x, y), half, zero)
+        wx = select(pick_x(x, y), one, tie)
+        wy = select(pick_x(y, x), one, tie)
         return unbroadcast(mul(ct, wx), _shape(x)), unbroadcast(mul(ct, wy), _shape(y))
     return rule
 

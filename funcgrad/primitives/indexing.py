@@ -1,17 +1,28 @@
 """Gather and scatter along one axis: ``take`` and its transpose ``scatter_add``.
 
-Indices are integers in ``[0, n)``; ``funcgrad.numpy`` wraps negative
-indices. Out-of-range indices are clamped (as JAX does), since traced values
-cannot raise; indices known at trace time are bounds-checked there instead.
+Indices are integers meant to be in ``[0, n)``; ``funcgrad.numpy`` wraps
+negative indices first and bounds-checks indices known at trace time. Traced
+indices cannot raise, so out-of-range ones follow XLA's gather and scatter,
+which is what JAX's default indexing (``x[i]``, mode ``"promise_in_bounds"``)
+gives:
+
+- ``take`` clamps them into ``[0, n - 1]`` for its value;
+- ``scatter_add`` drops the updates at them.
+
+So the gradient of ``take`` (a ``scatter_add`` of the cotangent) drops the
+cotangents of out-of-range indices instead of adding them to the clamped
+rows, and the gradient of ``scatter_add`` with respect to its updates is 0
+there. The other semantics (clip, wrap, fill) are built on these two by
+``funcgrad.numpy.take`` from in-range indices.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..core.ir import ShapedArray
-from ..core.trace import Primitive, aval_of
+from ..core.trace import Primitive, Tracer, aval_of
 from ..errors import DtypeError, ShapeError
-from ._common import describe, same_dtype
+from ._common import describe, same_dtype, scalar
 
 take_p = Primitive("take")
 
@@ -67,17 +78,49 @@ def _scatter_add_abstract(operand, idx, updates, *, axis):
 def _scatter_add_impl(operand, idx, updates, *, axis):
     out = np.array(operand, copy=True)
     n = operand.shape[axis]
-    idx = np.clip(idx, 0, max(n - 1, 0))
     moved = np.moveaxis(out, axis, 0)                 # a view into `out`
     upd = np.moveaxis(updates.reshape(operand.shape[:axis] + (idx.size,) + operand.shape[axis + 1:]),
                       axis, 0)
-    np.add.at(moved, idx.reshape(-1), upd)
+    flat = idx.reshape(-1)
+    keep = (flat >= 0) & (flat < n)                   # out-of-range updates are dropped
+    np.add.at(moved, flat[keep], upd[keep])
     return out
+
+
+def _in_range_mask(idx, n, like, axis):
+    """``0 <= idx < n`` broadcast to ``like`` (a take of ``idx`` on ``axis``);
+    None when every index is known to be in range."""
+    from .elementwise import ge, logical_and, lt
+    from .shape import broadcast_to, reshape
+
+    if not isinstance(idx, Tracer):
+        i = np.asarray(idx)
+        if not i.size or (i.min() >= 0 and i.max() < n):
+            return None
+    dt = aval_of(idx).dtype
+    checks = []
+    if dt.kind == "i":
+        checks.append(ge(idx, scalar(0, dt)))
+    if n <= np.iinfo(dt).max:
+        checks.append(lt(idx, scalar(n, dt)))
+    if not checks:
+        return None
+    valid = checks[0] if len(checks) == 1 else logical_and(*checks)
+    shape = aval_of(like).shape
+    lead, idx_shape = axis, aval_of(idx).shape
+    valid = reshape(valid, (1,) * lead + idx_shape + (1,) * (len(shape) - lead - len(idx_shape)))
+    return broadcast_to(valid, shape) if aval_of(valid).shape != shape else valid
 
 
 @scatter_add_p.def_vjp
 def _scatter_add_vjp(ct, operand, idx, updates, *, out, axis):
-    return (ct, None, take(ct, idx, axis))
+    from .elementwise import broadcast_like, select
+
+    picked = take(ct, idx, axis)
+    valid = _in_range_mask(idx, aval_of(operand).shape[axis], picked, axis)
+    if valid is not None:   # dropped updates have no effect: their cotangent is 0
+        picked = select(valid, picked, broadcast_like(scalar(0, aval_of(ct).dtype), picked))
+    return (ct, None, picked)
 
 
 def scatter_add(operand, idx, updates, axis):

@@ -896,15 +896,16 @@ class CodeGenerator:
         self.alloc(out, fill=f"{self.arr(operand)}[{ix}]" if type(operand) is Var else self.literal(operand))
         idx_ix, pre, post = self._gather_indices(operand, idx, axis)
         shape = updates.aval.shape
+        # out-of-range indices drop their updates (XLA's scatter; take clamps instead)
         if not shape or 0 in shape:
             if not shape:
-                self.w.emit(f"j_ = min(max({I}[0], 0), {n - 1})")
-                self.w.emit(f"{self.name(out)}[j_] += {U}[0]")
+                self.w.emit(f"j_ = {I}[0]")
+                self.w.emit(f"if 0 <= j_ < {n}: {self.name(out)}[j_] += {U}[0]")
             return
         self.w.open_loops(shape)
-        self.w.emit(f"j_ = min(max({I}[{idx_ix}], 0), {n - 1})")
+        self.w.emit(f"j_ = {I}[{idx_ix}]")
         src = ", ".join(f"i{d}" for d in range(len(shape)))
-        self.w.emit(f"{self.name(out)}[{', '.join(pre + ['j_'] + post)}] += {U}[{src}]")
+        self.w.emit(f"if 0 <= j_ < {n}: {self.name(out)}[{', '.join(pre + ['j_'] + post)}] += {U}[{src}]")
         self.w.close_loops(shape)
 
     def _emit_argmax(self, eqn, better=">"):
