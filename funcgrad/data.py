@@ -77,7 +77,8 @@ def shuffled_batches(key, data, batch_size: int):
     order = random.permutation(key, n)[:steps * batch_size]
 
     def cut(x):
-        x = fnp.take(x, order, axis=0)
+        # a permutation is always in range: no fill for out-of-range indices
+        x = fnp.take(x, order, axis=0, mode="promise_in_bounds")
         return fnp.reshape(x, (steps, batch_size) + tuple(np.shape(x)[1:]))
     return tree.map(cut, data)
 

@@ -402,10 +402,13 @@ def test_cross_entropy_out_of_range_labels():
     assert "nn.cross_entropy" in _msg(e) and "label 3 at index 2" in _msg(e) and "[0, 3)" in _msg(e)
     with pytest.raises(fg.InputError, match="label -1"):
         nn.nll(z, np.array([0, -1, 1, 2]))
-    # labels traced under grad cannot be checked: the example's loss is NaN, not a silent wrong value
-    v, g = fg.value_and_grad(nn.cross_entropy)(z, np.array([0, 1, 3, 2]))
-    assert np.isnan(v)
+    # grad passes labels through as given (as jax.grad does): still checked
+    with pytest.raises(fg.InputError, match="label 3 at index 2"):
+        fg.value_and_grad(nn.cross_entropy)(z, np.array([0, 1, 3, 2]))
+    # labels traced under jit cannot be checked: the loss is NaN, not a silent wrong value
     v = fg.jit(nn.nll, backend="interpret")(z, np.array([0, -1, 1, 2]))
+    assert np.isnan(v)
+    v, g = fg.jit(fg.value_and_grad(nn.cross_entropy), backend="interpret")(z, np.array([0, 1, 3, 2]))
     assert np.isnan(v)
 
 
