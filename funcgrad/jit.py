@@ -26,6 +26,8 @@ from .errors import InputError
 
 __all__ = ["jit", "Lowered"]
 
+_thread_state = _trace._state   # this thread's trace stack, read on every call
+
 
 class Lowered:
     """What ``jit`` compiles for one signature: the IR and, for the Numba
@@ -211,7 +213,7 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), d
     @functools.wraps(fun)
     def jitted(*args, **kwargs):
         nonlocal last
-        if _trace.tracing():   # inside another transformation: inline, no fast path
+        if _thread_state.stack:   # inside another transformation: inline, no fast path
             entry, leaves = entry_for(args, kwargs)[:2]
             outs = _run(entry.lowered.compiled, entry.lowered.program, leaves)
             return tree_util.unflatten(entry.out_tree, outs)
@@ -226,7 +228,7 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), d
             leaves, treedef = tree_util.flatten(tree)
         sig = _signature(leaves)
         if sig is not None:
-            entry = fast_table.get((treedef, sig, statics))
+            entry = fast_table.get((treedef, sig, statics) if has_static else (treedef, sig))
             if entry is not None:
                 if treedef is not last[0]:
                     last = (treedef, entry.flatten)
@@ -234,7 +236,7 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), d
         entry, leaves, treedef, statics, _, _ = entry_for(args, kwargs)
         if sig is not None:
             entry.flatten = tree_util.flattener(treedef)
-            fast_table[(treedef, sig, statics)] = entry
+            fast_table[(treedef, sig, statics) if has_static else (treedef, sig)] = entry
         outs = _run(entry.lowered.compiled, entry.lowered.program, leaves)
         return tree_util.unflatten(entry.out_tree, outs)
 
