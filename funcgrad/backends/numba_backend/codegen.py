@@ -8,10 +8,15 @@ line, shapes as constants (a program is specialised to its input shapes).
   nest; values used only inside the run stay scalars (no temporaries).
   Broadcasting is an index expression. Reductions over that shape join the
   loop as accumulations into their (small) output.
-- ``matmul`` calls BLAS ``gemm`` with its transpose flags (no transposed copy).
-- Structural primitives (transpose, slice, pad, rev, concatenate, take,
-  scatter_add, argmax) are plain loops: Numba compiles loops several times
-  faster than array expressions or NumPy calls, and runs them as fast.
+- Every other equation is written by its rule in ``lowering.emit_lowering``
+  (``matmul`` calls BLAS ``gemm``; structural primitives are plain loops;
+  loops and branches are emitted inline).
+
+What each primitive becomes is in ``lowering.py``, in tables keyed by the
+primitive; this module holds the driver, fusion, and the helpers the rules
+call (``arr``, ``read``, ``alloc``, ``bind``, ...). Which table a primitive
+is in decides how it is emitted: ``scalar_lowering`` and
+``reduction_lowering`` fuse, ``emit_lowering`` stands alone.
 
 All arrays inside are C-contiguous; a 0-d value is held as a 1-element
 array, and crosses the function's boundary (inputs and outputs) as a scalar.
@@ -26,21 +31,10 @@ import numpy as np
 
 from ...core.ir import Literal, Program, Var, _names
 from ...primitives.control import subprograms
+from .lowering import (emit_lowering, ishape, np_type, reduction_lowering, scalar_lowering, shape_src,
+                       unsupported, uses_loop_index, views_operand)
 
-ELEMENTWISE = {
-    "neg", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
-    "sinh", "cosh", "tanh", "logistic", "abs", "sign", "floor", "ceil", "round", "not", "is_finite",
-    "integer_pow", "add", "sub", "mul", "div", "pow", "max", "min", "atan2", "rem", "floordiv",
-    "and", "or", "xor", "lt", "le", "gt", "ge", "eq", "ne", "select", "convert_element_type",
-    "stop_gradient", "broadcast_to", "iota", "shift_left", "shift_right_logical",
-}
-REDUCTIONS = {"reduce_sum", "reduce_max", "reduce_min", "reduce_prod"}
-CONTROL = {"fori_loop", "while_loop", "scan", "switch"}   # bodies emitted inline as loops/branches
-
-# Primitives with branch-free implementations in fastmath.py that LLVM vectorizes
-# (libm's scalar calls do not vectorize).
-FASTMATH = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "tanh": "tanh",
-            "logistic": "logistic"}
+__all__ = ["CodeGenerator", "count_eqns", "ishape", "np_type", "unsupported"]
 
 MAX_FUSED = 64      # equations in one fused loop body (LLVM's cost is superlinear in a block's size)
 LOOKAHEAD = 128     # equations searched past a fused run for more of its loop shape
@@ -53,24 +47,6 @@ PARALLEL_MIN_ELEMENTS = 1 << 17   # fused loops this large run on several thread
 _NJIT_FLAGS = 'cache=True, nogil=True, error_model="numpy"'
 
 _RESERVED = {"np", "range", "max", "min", "abs", "int", "float", "len", "fmax", "fmin", "sign"}
-
-_NP_TYPES = {"float32": "np.float32", "float64": "np.float64", "float16": "np.float16",
-             "int8": "np.int8", "int16": "np.int16", "int32": "np.int32", "int64": "np.int64",
-             "uint8": "np.uint8", "uint16": "np.uint16", "uint32": "np.uint32", "uint64": "np.uint64",
-             "bool": "np.bool_"}
-
-
-def np_type(dtype) -> str:
-    return _NP_TYPES[np.dtype(dtype).name]
-
-
-def ishape(aval) -> tuple:
-    """Internal shape: 0-d values are held as shape (1,)."""
-    return aval.shape if aval.shape else (1,)
-
-
-def _shape_src(shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _literal_src(value, dtype) -> str:
@@ -126,6 +102,8 @@ class CodeGenerator:
         self.held: dict[Var, str] = {}
         self.materialized: set[Var] = set()
         self._ids = 0
+        # (function name, argument specs) of each chunk function, filled by generate()
+        self.chunk_signatures: list[tuple[str, list]] = []
 
     def _walk(self, program, gen):
         """Name variables in the order the IR printer does (bodies after their
@@ -213,7 +191,7 @@ class CodeGenerator:
         dt = np_type(dtype or v.aval.dtype)
         shape = ishape(v.aval)
         name = name or self.name(v)
-        self.w.emit(f"{name} = np.empty({_shape_src(shape)}, {dt})")
+        self.w.emit(f"{name} = np.empty({shape_src(shape)}, {dt})")
         if fill is not None:
             self.w.open_loops(shape)
             self.w.emit(f"{name}[{', '.join(f'i{d}' for d in range(len(shape)))}] = {fill}")
@@ -243,6 +221,11 @@ class CodeGenerator:
             for k, (lo, hi) in enumerate(chunks):
                 ins, outs = self._chunk_interface(lo, hi)
                 in_names = ", ".join(self._iface(v) for v in ins)
+                # the argument types the caller will pass, so that chunks can be
+                # compiled ahead in other processes (numba_backend.compile_chunks_ahead)
+                self.chunk_signatures.append((f"{self.fn_name}_part{k}", [
+                    ("scalar", v.aval.dtype.str) if v in self.held else
+                    ("array", v.aval.dtype.str, len(ishape(v.aval))) for v in ins]))
                 outer, saved = self.w, self.materialized
                 self.w, self.materialized = _Writer(), set()
                 self._emit_eqns(self.program.eqns, lo, hi)
@@ -271,11 +254,10 @@ class CodeGenerator:
             if i in pulled:
                 i += 1
                 continue
-            name = eqns[i].primitive.name
-            if name in ELEMENTWISE or name in REDUCTIONS:
+            if _fuses(eqns[i]):
                 i = self._fused_group(eqns, i, hi, pulled)
                 continue
-            getattr(self, "_emit_" + name)(eqns[i])
+            emit_lowering[eqns[i].primitive](self, eqns[i])
             i += 1
 
     def _chunk_interface(self, lo: int, hi: int):
@@ -318,25 +300,24 @@ class CodeGenerator:
         inputs = set(p.in_vars) | set(p.const_vars)
         producers = {o: e for e in p.eqns for o in e.outputs}
         while v in producers:
-            name = producers[v].primitive.name
-            if name in CONTROL:
+            eqn = producers[v]
+            if subprograms(eqn):    # a loop carry or branch result can be an input itself
                 return True
-            if name != "reshape":
+            if eqn.primitive not in views_operand:
                 break
-            v = producers[v].inputs[0]
+            v = eqn.inputs[0]
             if type(v) is not Var:
                 return False
         return v in inputs
 
     # ------------------------------------------------------------------ fusion
     def _loop_shape(self, eqn):
-        if eqn.primitive.name in REDUCTIONS:
+        if eqn.primitive in reduction_lowering:
             return ishape(eqn.inputs[0].aval) if type(eqn.inputs[0]) is Var else (1,)
         return ishape(eqn.outputs[0].aval)
 
     def _fusable(self, eqn, shape, reduced_here) -> bool:
-        name = eqn.primitive.name
-        return ((name in ELEMENTWISE or name in REDUCTIONS) and self._loop_shape(eqn) == shape
+        return (_fuses(eqn) and self._loop_shape(eqn) == shape
                 and not any(type(a) is Var and a in reduced_here for a in eqn.inputs))
 
     def _fused_group(self, eqns, start: int, stop: int, pulled: set) -> int:
@@ -350,7 +331,7 @@ class CodeGenerator:
 
         def take(i, eqn):
             members.append((i, eqn))
-            if eqn.primitive.name in REDUCTIONS:
+            if eqn.primitive in reduction_lowering:
                 reduced_here.update(eqn.outputs)
 
         i = start
@@ -384,8 +365,8 @@ class CodeGenerator:
         # A run over one element whose reductions give 0-d results needs no loop:
         # its 0-d values stay scalar locals (loop bodies of scalar code allocate nothing).
         no_loop = shape == (1,) and all(
-            not e.outputs[0].aval.shape for _, e in members if e.primitive.name in REDUCTIONS) and not any(
-            e.primitive.name == "iota" for _, e in members)
+            not e.outputs[0].aval.shape for _, e in members if e.primitive in reduction_lowering) and not any(
+            e.primitive in uses_loop_index for _, e in members)
         scalars: dict[Var, str] = {}
         after: list[str] = []
 
@@ -397,7 +378,7 @@ class CodeGenerator:
             out = eqn.outputs[0]
             if no_loop and not out.aval.shape:
                 continue
-            if eqn.primitive.name in REDUCTIONS:
+            if eqn.primitive in reduction_lowering:
                 self._alloc_accumulator(eqn, after)
             elif needed_outside(out):
                 self.alloc(out)
@@ -407,9 +388,8 @@ class CodeGenerator:
         loop_shape = None if no_loop else shape
         for i, eqn in members:
             out = eqn.outputs[0]
-            name = eqn.primitive.name
             s = "_" + self.name(out)
-            if name in REDUCTIONS:
+            if eqn.primitive in reduction_lowering:
                 if no_loop:   # the reduction of one element is that element
                     w.emit(f"{s} = {np_type(out.aval.dtype)}({self.read(eqn.inputs[0], None, scalars)})")
                     scalars[out] = self.held[out] = s
@@ -441,48 +421,34 @@ class CodeGenerator:
         if not self.parallel or shape[0] < 2 or int(np.prod(shape)) < PARALLEL_MIN_ELEMENTS:
             return False
         for _, eqn in members:
-            if eqn.primitive.name in REDUCTIONS and (0 in eqn.params["axes"]
+            if eqn.primitive in reduction_lowering and (0 in eqn.params["axes"]
                                                      or not eqn.outputs[0].aval.shape):
                 return False
         return True
 
-    # reductions inside a fused loop
-    _INIT = {"reduce_sum": "0", "reduce_prod": "1"}
-
-    def _acc_dtype(self, eqn):
-        dt = eqn.outputs[0].aval.dtype
-        if eqn.primitive.name in ("reduce_sum", "reduce_prod") and dt == np.float32:
-            return np.dtype(np.float64)  # accumulate float32 sums in float64
-        return dt
+    # reductions inside a fused loop (their rules: lowering.reduction_lowering)
+    def _acc_name(self, eqn) -> str:
+        out = eqn.outputs[0]
+        acc_dt = reduction_lowering[eqn.primitive].acc_dtype(out.aval.dtype)
+        return self.name(out) if acc_dt == out.aval.dtype else self.name(out) + "_acc"
 
     def _alloc_accumulator(self, eqn, after):
         out = eqn.outputs[0]
-        name = eqn.primitive.name
-        acc_dt = self._acc_dtype(eqn)
+        rule = reduction_lowering[eqn.primitive]
         dt = out.aval.dtype
-        if name == "reduce_sum":
-            fill = 0
-        elif name == "reduce_prod":
-            fill = 1
-        elif dt.kind == "f":
-            fill = "-np.inf" if name == "reduce_max" else "np.inf"
-        else:
-            info = np.iinfo(dt) if dt.kind in "iu" else None
-            fill = str(info.min if name == "reduce_max" else info.max) if info else ("False" if name == "reduce_max" else "True")
-        acc = self.name(out) if acc_dt == dt else self.name(out) + "_acc"
-        self.alloc(out, fill=fill if isinstance(fill, str) else f"{np_type(acc_dt)}({fill})",
-                   dtype=acc_dt, name=acc)
+        acc_dt = rule.acc_dtype(dt)
+        acc = self._acc_name(eqn)
+        self.alloc(out, fill=rule.identity(acc_dt), dtype=acc_dt, name=acc)
         if acc_dt != dt:
             shape = ishape(out.aval)
             idx = ", ".join(f"i{d}" for d in range(len(shape)))
-            after.append((f"{self.name(out)} = np.empty({_shape_src(shape)}, {np_type(dt)})", shape,
+            after.append((f"{self.name(out)} = np.empty({shape_src(shape)}, {np_type(dt)})", shape,
                           f"{self.name(out)}[{idx}] = {np_type(dt)}({acc}[{idx}])"))
 
     def _emit_accumulate(self, eqn, shape, scalars):
         out = eqn.outputs[0]
         x = eqn.inputs[0]
         axes, keepdims = eqn.params["axes"], eqn.params["keepdims"]
-        acc = self.name(out) if self._acc_dtype(eqn) == out.aval.dtype else self.name(out) + "_acc"
         if out.aval.shape == ():
             idx = "0"
         elif keepdims:
@@ -490,92 +456,23 @@ class CodeGenerator:
         else:
             idx = ", ".join(f"i{d}" for d in range(len(shape)) if d not in axes)
         v = self.read(x, shape, scalars)
-        target = f"{acc}[{idx}]"
-        op = eqn.primitive.name
-        if op == "reduce_sum":
-            self.w.emit(f"{target} += {v}")
-        elif op == "reduce_prod":
-            self.w.emit(f"{target} *= {v}")
-        elif op == "reduce_max":
-            self.w.emit(f"{target} = fmax({target}, {v})")
-        else:
-            self.w.emit(f"{target} = fmin({target}, {v})")
+        self.w.emit(reduction_lowering[eqn.primitive].update(f"{self._acc_name(eqn)}[{idx}]", v))
 
-    # scalar expressions of elementwise primitives
     def _scalar_expr(self, eqn, shape, scalars) -> str:
-        name = eqn.primitive.name
-        out_dt = eqn.outputs[0].aval.dtype
-        if name == "iota":
-            return f"{np_type(out_dt)}(i{eqn.params['dimension']})"
+        """An elementwise equation's output element (its rule: lowering.scalar_lowering)."""
         args = [self.read(a, shape, scalars) for a in eqn.inputs]
-        if name == "broadcast_to" or name == "stop_gradient":
-            return args[0]
-        a = args[0]
-        b = args[1] if len(args) > 1 else None
-        in_dt = eqn.inputs[0].aval.dtype
-        simple = {
-            "neg": f"-{a}", "exp": f"np.exp({a})", "log": f"np.log({a})", "log1p": f"np.log1p({a})",
-            "expm1": f"np.expm1({a})", "sqrt": f"np.sqrt({a})", "sin": f"np.sin({a})",
-            "cos": f"np.cos({a})", "tan": f"np.tan({a})", "asin": f"np.arcsin({a})",
-            "acos": f"np.arccos({a})", "atan": f"np.arctan({a})", "sinh": f"np.sinh({a})",
-            "cosh": f"np.cosh({a})", "tanh": f"np.tanh({a})", "logistic": f"logistic({a})",
-            "abs": f"abs({a})", "sign": f"sign({a})", "floor": f"np.floor({a})",
-            "ceil": f"np.ceil({a})", "round": f"rint({a})", "is_finite": f"np.isfinite({a})",
-            "add": f"{a} + {b}", "sub": f"{a} - {b}", "mul": f"{a} * {b}", "div": f"{a} / {b}",
-            "pow": f"{a} ** {b}", "max": f"fmax({a}, {b})", "min": f"fmin({a}, {b})",
-            "atan2": f"np.arctan2({a}, {b})", "lt": f"{a} < {b}", "le": f"{a} <= {b}",
-            "gt": f"{a} > {b}", "ge": f"{a} >= {b}", "eq": f"{a} == {b}", "ne": f"{a} != {b}",
-        }
-        sfx = {"float32": "f32", "float64": "f64"}.get(in_dt.name)
-        if name in FASTMATH and sfx:
-            expr = f"{FASTMATH[name]}_{sfx}({a})"   # vectorizable, <= 2 ulp (fastmath.py)
-        elif name in simple:
-            expr = simple[name]
-        elif name == "rem":
-            expr = f"remainder_{'float' if in_dt.kind == 'f' else 'int'}({a}, {b})"
-        elif name == "floordiv":
-            expr = f"floordiv_{'float' if in_dt.kind == 'f' else 'int'}({a}, {b})"
-        elif name in ("shift_left", "shift_right_logical"):
-            # Numba computes uint32 arithmetic in 64 bits: cast the operand and the
-            # result back; shifts by the width or more give 0 (LLVM leaves them undefined)
-            t, op = np_type(out_dt), "<<" if name == "shift_left" else ">>"
-            return f"({t}({t}({a}) {op} {b}) if {b} < {t}({in_dt.itemsize * 8}) else {t}(0))"
-        elif name == "not":
-            expr = f"not {a}" if in_dt == bool else f"~{a}"
-        elif name in ("and", "or", "xor"):
-            op = {"and": "&", "or": "|", "xor": "^"}[name]
-            expr = f"{a} {op} {b}"
-        elif name == "select":
-            return f"{args[1]} if {a} else {args[2]}"
-        elif name == "convert_element_type":
-            if out_dt == bool:
-                return f"{a} != 0"
-            return f"{np_type(out_dt)}({a})"
-        elif name == "integer_pow":
-            n = eqn.params["y"]
-            if n == 0:
-                return f"{np_type(out_dt)}(1)"
-            base = " * ".join([a] * abs(n)) if abs(n) <= 4 else f"{a} ** {abs(n)}"
-            expr = f"{np_type(out_dt)}(1) / ({base})" if n < 0 else base
-        else:  # pragma: no cover - every ELEMENTWISE name is handled above
-            raise NotImplementedError(name)
-        # Operands and literals already have the output's dtype, so Numba keeps it;
-        # ** and sign (scalar.sign adds an integer 1) can widen float32 to float64.
-        if out_dt.kind == "f" and name in ("pow", "sign"):
-            return f"{np_type(out_dt)}({expr})"
-        return expr
+        return scalar_lowering[eqn.primitive](eqn, *args)
 
-    # ------------------------------------------------------------------ control flow
-    # Bodies are emitted inline. A body's inputs are not copied: array inputs are
-    # renamed to the arrays they stand for, 0-d inputs read the scalar locals.
-    # Loop carries live in the equation's output variables (arrays, or scalar
-    # locals for 0-d values), updated by one tuple assignment per iteration.
+    # ------------------------------------------------------------------ bodies of loops and branches
+    # Used by the control-flow rules (lowering.py): bodies are emitted inline, their
+    # inputs bound to the outer values without copies, loop carries held in the
+    # equation's output variables.
 
-    def _new_id(self) -> int:
+    def new_id(self) -> int:
         self._ids += 1
         return self._ids
 
-    def _bind(self, var: Var, atom):
+    def bind(self, var: Var, atom):
         """Make body input ``var`` stand for the outer ``atom``."""
         if var.aval.shape:
             self.names[var] = self.arr(atom)
@@ -588,13 +485,13 @@ class CodeGenerator:
             self.w.emit(f"{local} = {self.scalar_of(atom)}")
             self.held[var] = local
 
-    def _bind_local(self, var: Var, local: str):
+    def bind_local(self, var: Var, local: str):
         if var.aval.shape:
             self.names[var] = local
         else:
             self.held[var] = local
 
-    def _carry_locals(self, outs, inits) -> list:
+    def carry_locals(self, outs, inits) -> list:
         """The outputs' locals, initialised from ``inits`` (no copy)."""
         locals_, values = [], []
         for o, a in zip(outs, inits):
@@ -604,28 +501,28 @@ class CodeGenerator:
             else:
                 locals_.append("_" + self.name(o))
                 values.append(f"{np_type(o.aval.dtype)}({self.scalar_of(a)})")
-        self._assign(locals_, values)
+        self.assign(locals_, values)
         return locals_
 
-    def _result(self, atom, like: Var) -> str:
+    def result(self, atom, like: Var) -> str:
         """A body output as the value stored into a carry or result local."""
         if like.aval.shape:
             return self.arr(atom)
         return f"{np_type(like.aval.dtype)}({self.scalar_of(atom)})"
 
-    def _assign(self, targets, values):
+    def assign(self, targets, values):
         if len(targets) == 1:
             self.w.emit(f"{targets[0]} = {values[0]}")
         elif targets:   # one tuple assignment: a body may return its carries swapped
             self.w.emit(f"{', '.join(targets)} = {', '.join(values)}")
 
-    def _finish(self, outs, locals_):
+    def finish(self, outs, locals_):
         for o, local in zip(outs, locals_):
             if not o.aval.shape:
                 self.held[o] = local
                 self.materialized.discard(o)
 
-    def _scoped(self):
+    def scoped(self):
         """Arrays materialised inside a block exist only there."""
         saved = set(self.materialized)
 
@@ -633,356 +530,13 @@ class CodeGenerator:
             self.materialized = saved
         return restore
 
-    def _emit_body(self, program: Program):
+    def emit_body(self, program: Program):
         self._emit_eqns(program.eqns, 0, len(program.eqns))
 
-    def _emit_fori_loop(self, eqn):
-        body, nc = eqn.params["body"], eqn.params["num_consts"]
-        lo, hi, *rest = eqn.inputs
-        consts, inits = rest[:nc], rest[nc:]
-        k = self._new_id()
-        self.w.emit(f"# fori_loop {k}")
-        carry = self._carry_locals(eqn.outputs, inits)
-        restore = self._scoped()
-        for v, a in zip(body.in_vars[:nc], consts):
-            self._bind(v, a)
-        self.w.emit(f"for it{k}_ in range({self.scalar_of(lo)}, {self.scalar_of(hi)}):")
-        self.w.depth += 1
-        index = body.in_vars[nc]
-        self._bind_local(index, f"{np_type(index.aval.dtype)}(it{k}_)")
-        for v, local in zip(body.in_vars[nc + 1:], carry):
-            self._bind_local(v, local)
-        self._emit_body(body)
-        self._assign(carry, [self._result(a, o) for a, o in zip(body.out_atoms, eqn.outputs)])
-        self.w.depth -= 1
-        restore()
-        self._finish(eqn.outputs, carry)
 
-    def _emit_while_loop(self, eqn):
-        cond, body = eqn.params["cond"], eqn.params["body"]
-        ncc, nbc = eqn.params["cond_nconsts"], eqn.params["body_nconsts"]
-        cond_consts = eqn.inputs[:ncc]
-        body_consts = eqn.inputs[ncc:ncc + nbc]
-        inits = eqn.inputs[ncc + nbc:]
-        k = self._new_id()
-        self.w.emit(f"# while_loop {k}")
-        carry = self._carry_locals(eqn.outputs, inits)
-        restore = self._scoped()
-        for v, a in zip(cond.in_vars[:ncc], cond_consts):
-            self._bind(v, a)
-        for v, a in zip(body.in_vars[:nbc], body_consts):
-            self._bind(v, a)
-        self.w.emit("while True:")
-        self.w.depth += 1
-        for v, local in zip(cond.in_vars[ncc:], carry):
-            self._bind_local(v, local)
-        self._emit_body(cond)
-        self.w.emit(f"if not {self.scalar_of(cond.out_atoms[0])}:")
-        self.w.emit("    break")
-        for v, local in zip(body.in_vars[nbc:], carry):
-            self._bind_local(v, local)
-        self._emit_body(body)
-        self._assign(carry, [self._result(a, o) for a, o in zip(body.out_atoms, eqn.outputs)])
-        self.w.depth -= 1
-        restore()
-        self._finish(eqn.outputs, carry)
-
-    def _emit_scan(self, eqn):
-        body = eqn.params["body"]
-        nc, ncar = eqn.params["num_consts"], eqn.params["num_carry"]
-        length, reverse = eqn.params["length"], eqn.params["reverse"]
-        consts = eqn.inputs[:nc]
-        inits = eqn.inputs[nc:nc + ncar]
-        xs = eqn.inputs[nc + ncar:]
-        carry_outs, ys = eqn.outputs[:ncar], eqn.outputs[ncar:]
-        k = self._new_id()
-        self.w.emit(f"# scan {k}")
-        carry = self._carry_locals(carry_outs, inits)
-        for y in ys:
-            self.alloc(y)
-        restore = self._scoped()
-        for v, a in zip(body.in_vars[:nc], consts):
-            self._bind(v, a)
-        x_arrays = [self.arr(x) for x in xs]
-        self.w.emit(f"for t{k}_ in range({length}):")
-        self.w.depth += 1
-        at = f"ix{k}_"
-        self.w.emit(f"{at} = {length - 1} - t{k}_" if reverse else f"{at} = t{k}_")
-        for v, local in zip(body.in_vars[nc:nc + ncar], carry):
-            self._bind_local(v, local)
-        for v, x in zip(body.in_vars[nc + ncar:], x_arrays):
-            local = self.name(v) if v.aval.shape else "_" + self.name(v)
-            self.w.emit(f"{local} = {x}[{at}]")
-            self._bind_local(v, local)
-        self._emit_body(body)
-        for y, atom in zip(ys, body.out_atoms[ncar:]):
-            inner = y.aval.shape[1:]
-            if not inner:
-                self.w.emit(f"{self.name(y)}[{at}] = {self.scalar_of(atom)}")
-                continue
-            src = self.arr(atom)
-            self.w.open_loops(inner)
-            idx = ", ".join(f"i{d}" for d in range(len(inner)))
-            self.w.emit(f"{self.name(y)}[{at}, {idx}] = {src}[{idx}]")
-            self.w.close_loops(inner)
-        self._assign(carry, [self._result(a, o) for a, o in zip(body.out_atoms[:ncar], carry_outs)])
-        self.w.depth -= 1
-        restore()
-        self._finish(carry_outs, carry)
-
-    def _emit_switch(self, eqn):
-        branches = eqn.params["branches"]
-        index, *operands = eqn.inputs
-        k = self._new_id()
-        self.w.emit(f"# switch {k}")
-        locals_ = [self.name(o) if o.aval.shape else "_" + self.name(o) for o in eqn.outputs]
-        op_arrays = [self.arr(a) if a.aval.shape else None for a in operands]
-        idx = f"br{k}_"
-        self.w.emit(f"{idx} = {self.scalar_of(index)}")
-        last = len(branches) - 1
-        for b, program in enumerate(branches):
-            if b == last:
-                self.w.emit("else:" if last else "if True:")
-            else:
-                self.w.emit(f"{'if' if b == 0 else 'elif'} {idx} {'<=' if b == 0 else '=='} {b}:")
-            self.w.depth += 1
-            restore = self._scoped()
-            for v, a, array in zip(program.in_vars, operands, op_arrays):
-                if array is not None:
-                    self.names[v] = array
-                else:
-                    self._bind(v, a)
-            self._emit_body(program)
-            self._assign(locals_, [self._result(a, o) for a, o in zip(program.out_atoms, eqn.outputs)])
-            restore()
-            self.w.depth -= 1
-        self._finish(eqn.outputs, locals_)
-
-    # ------------------------------------------------------------------ standalone primitives
-    def _emit_reshape(self, eqn):
-        x, out = eqn.inputs[0], eqn.outputs[0]
-        src = self.arr(x)
-        self.w.emit(f"{self.name(out)} = {src}.reshape({_shape_src(ishape(out.aval))})")
-
-    def _emit_matmul(self, eqn):
-        a, b = eqn.inputs
-        out = eqn.outputs[0]
-        ta, tb = eqn.params["transpose_a"], eqn.params["transpose_b"]
-        dt = out.aval.dtype
-        fn = {"float32": "gemm_f32", "float64": "gemm_f64"}.get(dt.name, "gemm_loops")
-        A, B = self.arr(a), self.arr(b)
-        self.alloc(out)
-        C = self.name(out)
-        batch = out.aval.shape[:-2]
-        ta_s, tb_s = str(ta), str(tb)
-        if not batch:
-            self.w.emit(f"{fn}({ta_s}, {tb_s}, {A}, {B}, {C})")
-            return
-        nb = int(np.prod(batch))
-        sa, sb, sc = a.aval.shape[-2:], b.aval.shape[-2:], out.aval.shape[-2:]
-        self.w.emit(f"{A}_3 = {A}.reshape({_shape_src((nb,) + sa)})")
-        self.w.emit(f"{B}_3 = {B}.reshape({_shape_src((nb,) + sb)})")
-        self.w.emit(f"{C}_3 = {C}.reshape({_shape_src((nb,) + sc)})")
-        self.w.emit(f"for ib_ in range({nb}):")
-        self.w.emit(f"    {fn}({ta_s}, {tb_s}, {A}_3[ib_], {B}_3[ib_], {C}_3[ib_])")
-
-    def _copy_loop(self, out, src_index_of, src_name, shape=None):
-        """out[i...] = src[src_index_of(i...)] over out's shape."""
-        shape = shape or ishape(out.aval)
-        self.alloc(out)
-        self.w.open_loops(shape)
-        dst = ", ".join(f"i{d}" for d in range(len(shape)))
-        self.w.emit(f"{self.name(out)}[{dst}] = {src_name}[{src_index_of()}]")
-        self.w.close_loops(shape)
-
-    def _emit_transpose(self, eqn):
-        x, out = eqn.inputs[0], eqn.outputs[0]
-        perm = eqn.params["permutation"]
-        inv = [0] * len(perm)
-        for k, p in enumerate(perm):
-            inv[p] = k
-        self._copy_loop(out, lambda: ", ".join(f"i{inv[d]}" for d in range(len(perm))), self.arr(x))
-
-    def _emit_slice(self, eqn):
-        x, out = eqn.inputs[0], eqn.outputs[0]
-        starts, strides = eqn.params["starts"], eqn.params["strides"]
-
-        def idx():
-            return ", ".join(
-                (f"{b} + i{d}" if s == 1 else f"{b} + i{d} * {s}") if b else (f"i{d}" if s == 1 else f"i{d} * {s}")
-                for d, (b, s) in enumerate(zip(starts, strides)))
-        if not out.aval.shape:
-            self._copy_loop(out, lambda: "0", self.arr(x))
-        else:
-            self._copy_loop(out, idx, self.arr(x))
-
-    def _emit_rev(self, eqn):
-        x, out = eqn.inputs[0], eqn.outputs[0]
-        axes = eqn.params["axes"]
-        shape = out.aval.shape
-        self._copy_loop(out, lambda: ", ".join(f"{shape[d] - 1} - i{d}" if d in axes else f"i{d}"
-                                               for d in range(len(shape))), self.arr(x))
-
-    def _emit_pad(self, eqn):
-        x, out = eqn.inputs[0], eqn.outputs[0]
-        low, interior = eqn.params["low"], eqn.params["interior"]
-        self.alloc(out, fill=f"{np_type(out.aval.dtype)}(0)")
-        shape = ishape(x.aval)
-        if not x.aval.shape:
-            self.w.emit(f"{self.name(out)}[0] = {self.scalar_of(x)}")
-            return
-        self.w.open_loops(shape)
-        dst = ", ".join(f"{l} + i{d} * {i + 1}" for d, (l, i) in enumerate(zip(low, interior)))
-        src = ", ".join(f"i{d}" for d in range(len(shape)))
-        self.w.emit(f"{self.name(out)}[{dst}] = {self.arr(x)}[{src}]")
-        self.w.close_loops(shape)
-
-    def _emit_concatenate(self, eqn):
-        out = eqn.outputs[0]
-        axis = eqn.params["axis"]
-        self.alloc(out)
-        offset = 0
-        for x in eqn.inputs:
-            shape = x.aval.shape
-            if 0 in shape:
-                continue
-            src = self.read_array(x)
-            self.w.open_loops(shape)
-            dst = ", ".join(f"{offset} + i{d}" if d == axis and offset else f"i{d}" for d in range(len(shape)))
-            self.w.emit(f"{self.name(out)}[{dst}] = {src}[{', '.join(f'i{d}' for d in range(len(shape)))}]")
-            self.w.close_loops(shape)
-            offset += shape[axis]
-
-    def read_array(self, atom) -> str:
-        return self.arr(atom)
-
-    def _gather_indices(self, x, idx, axis, loop_prefix="i"):
-        """Index expressions into x for a loop over take's output shape."""
-        n_idx = len(idx.aval.shape)
-        idx_ix = ", ".join(f"i{axis + k}" for k in range(n_idx)) if n_idx else "0"
-        pre = [f"i{d}" for d in range(axis)]
-        post = [f"i{axis + n_idx + d}" for d in range(len(x.aval.shape) - axis - 1)]
-        return idx_ix, pre, post
-
-    def _emit_take(self, eqn):
-        x, idx = eqn.inputs
-        out = eqn.outputs[0]
-        axis = eqn.params["axis"]
-        n = x.aval.shape[axis]
-        idx_ix, pre, post = self._gather_indices(x, idx, axis)
-        X = self.arr(x)
-        if not out.aval.shape:   # one element of a vector: a scalar local
-            local = "_" + self.name(out)
-            self.w.emit(f"{local} = {X}[min(max({self.scalar_of(idx)}, 0), {n - 1})]")
-            self.held[out] = local
-            return
-        I = self.read_array(idx)
-        self.alloc(out)
-        shape = ishape(out.aval)
-        self.w.open_loops(shape)
-        self.w.emit(f"j_ = min(max({I}[{idx_ix}], 0), {n - 1})")
-        dst = ", ".join(f"i{d}" for d in range(len(shape)))
-        self.w.emit(f"{self.name(out)}[{dst}] = {X}[{', '.join(pre + ['j_'] + post)}]")
-        self.w.close_loops(shape)
-
-    def _emit_scatter_add(self, eqn):
-        operand, idx, updates = eqn.inputs
-        out = eqn.outputs[0]
-        axis = eqn.params["axis"]
-        n = operand.aval.shape[axis]
-        fill_shape = ishape(out.aval)
-        ix = ", ".join(f"i{d}" for d in range(len(fill_shape)))
-        I, U = self.read_array(idx), self.read_array(updates)
-        self.alloc(out, fill=f"{self.arr(operand)}[{ix}]" if type(operand) is Var else self.literal(operand))
-        idx_ix, pre, post = self._gather_indices(operand, idx, axis)
-        shape = updates.aval.shape
-        # out-of-range indices drop their updates (XLA's scatter; take clamps instead)
-        if not shape or 0 in shape:
-            if not shape:
-                self.w.emit(f"j_ = {I}[0]")
-                self.w.emit(f"if 0 <= j_ < {n}: {self.name(out)}[j_] += {U}[0]")
-            return
-        self.w.open_loops(shape)
-        self.w.emit(f"j_ = {I}[{idx_ix}]")
-        src = ", ".join(f"i{d}" for d in range(len(shape)))
-        self.w.emit(f"if 0 <= j_ < {n}: {self.name(out)}[{', '.join(pre + ['j_'] + post)}] += {U}[{src}]")
-        self.w.close_loops(shape)
-
-    def _emit_argmax(self, eqn, better=">"):
-        x, out = eqn.inputs[0], eqn.outputs[0]
-        axis = eqn.params["axis"]
-        xs = x.aval.shape
-        outer = tuple(d for i, d in enumerate(xs) if i != axis) or (1,)
-        X = self.arr(x)
-        self.alloc(out)
-        names = [f"i{d}" for d in range(len(outer))]
-        self.w.open_loops(outer)
-        others = iter(names)
-        src = ", ".join("k_" if d == axis else next(others) for d in range(len(xs)))
-        src0 = src.replace("k_", "0")
-        self.w.emit(f"best_ = {X}[{src0}]")
-        self.w.emit("arg_ = 0")
-        self.w.emit(f"for k_ in range(1, {xs[axis]}):")
-        self.w.emit(f"    v_ = {X}[{src}]")
-        self.w.emit(f"    if v_ {better} best_ or (v_ != v_ and best_ == best_):")
-        self.w.emit("        best_ = v_")
-        self.w.emit("        arg_ = k_")
-        if not out.aval.shape:
-            dst = "0"
-        elif eqn.params["keepdims"]:
-            others = iter(names)
-            dst = ", ".join("0" if d == axis else next(others) for d in range(len(xs)))
-        else:
-            dst = ", ".join(names)
-        self.w.emit(f"{self.name(out)}[{dst}] = arg_")
-        self.w.close_loops(outer)
-
-    def _emit_argmin(self, eqn):
-        self._emit_argmax(eqn, better="<")
-
-    def _emit_threefry2x32(self, eqn):
-        # one Threefry-2x32 encryption per element (scalar.threefry2x32, which casts every
-        # step to uint32 so that the bits equal the NumPy implementation's)
-        self.constants["threefry2x32"] = ('__import__("funcgrad.backends.numba_backend.scalar", '
-                                          'fromlist=["threefry2x32"]).threefry2x32')
-        y0, y1 = eqn.outputs
-        shape = ishape(y0.aval)
-        args = [self.read(a, shape, {}) for a in eqn.inputs]
-        self.alloc(y0)
-        self.alloc(y1)
-        self.w.emit("# threefry2x32")
-        self.w.open_loops(shape)
-        dst = ", ".join(f"i{d}" for d in range(len(shape)))
-        self.w.emit(f"{self.name(y0)}[{dst}], {self.name(y1)}[{dst}] = threefry2x32({', '.join(args)})")
-        self.w.close_loops(shape)
-
-    def _emit_argsort(self, eqn):
-        # a stable merge sort along the last axis (scalar.argsort_stable), one row at a time
-        self.constants["argsort_stable"] = ('__import__("funcgrad.backends.numba_backend.scalar", '
-                                            'fromlist=["argsort_stable"]).argsort_stable')
-        x, out = eqn.inputs[0], eqn.outputs[0]
-        X = self.arr(x)
-        self.alloc(out)
-        outer = x.aval.shape[:-1]
-        if not outer:
-            self.w.emit(f"argsort_stable({X}, {self.name(out)})")
-            return
-        self.w.open_loops(outer)
-        idx = ", ".join(f"i{d}" for d in range(len(outer)))
-        self.w.emit(f"argsort_stable({X}[{idx}], {self.name(out)}[{idx}])")
-        self.w.close_loops(outer)
-
-
-def unsupported(program: Program):
-    """Names of primitives in ``program`` (bodies included) this generator cannot compile."""
-    names = set()
-    for e in program.eqns:
-        n = e.primitive.name
-        if n not in ELEMENTWISE and n not in REDUCTIONS and not hasattr(CodeGenerator, "_emit_" + n):
-            names.add(n)
-        for sub in subprograms(e):
-            names |= unsupported(sub)
-    return names
+def _fuses(eqn) -> bool:
+    """Whether ``eqn`` joins fused loops: an elementwise primitive or a reduction."""
+    return eqn.primitive in scalar_lowering or eqn.primitive in reduction_lowering
 
 
 def count_eqns(program: Program) -> int:
