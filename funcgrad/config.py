@@ -17,6 +17,10 @@ at run time (``funcgrad.config.default_backend = "interpret"``).
   ``auto`` enables it only with Numba's TBB threading layer (``pip install tbb``),
   which is safe with several calling threads and with ``fork``; the OpenMP and
   workqueue layers are not, so elsewhere it is opt-in.
+- ``passes`` (``FUNCGRAD_PASSES``, default on; ``0`` turns it off): whether the
+  Numba backend runs the IR pass pipeline (``funcgrad.passes.default_pipeline``:
+  simplification, common-subexpression and dead-code elimination) on a program
+  before generating code. The interpreter backend never does.
 """
 import os
 
@@ -24,3 +28,4 @@ default_backend: str = os.environ.get("FUNCGRAD_BACKEND", "numba")
 compile_mode: str = os.environ.get("FUNCGRAD_COMPILE", "async")
 max_compiled_eqns: int = int(os.environ.get("FUNCGRAD_MAX_COMPILED_EQNS", "2500"))
 parallel: str = os.environ.get("FUNCGRAD_PARALLEL", "auto")
+passes: bool = os.environ.get("FUNCGRAD_PASSES", "1").strip().lower() not in ("0", "false", "off", "no")

@@ -31,26 +31,59 @@ _thread_state = _trace._state   # this thread's trace stack, read on every call
 
 class Lowered:
     """What ``jit`` compiles for one signature: the IR and, for the Numba
-    backend, the generated Python source."""
+    backend, the generated Python source.
+
+    ``ir`` is the program the backend runs: for the Numba backend the traced
+    program after the pass pipeline (``funcgrad.passes.default_pipeline``,
+    unless ``funcgrad.config.passes`` is off), for the interpreter the traced
+    program itself. ``ir_before_passes`` (also ``program``) is the program as
+    traced, and ``passes()`` the record of every pass (None where none ran)."""
 
     def __init__(self, program: Program, compiled, backend: str):
-        self.program = program
+        self.program = program      # as traced: what calls inside another trace inline
         self.compiled = compiled
         self.backend = backend
 
     @property
     def ir(self) -> Program:
+        return getattr(self.compiled, "program", None) or self.program
+
+    @property
+    def ir_before_passes(self) -> Program:
         return self.program
+
+    def passes(self):
+        """A :class:`funcgrad.passes.PassTrace` of the IR as traced and after
+        each pass (printable), or None when the backend ran the program as traced."""
+        if self.ir is self.program:
+            return None
+        from .passes import default_pipeline
+
+        return default_pipeline.run(self.program, record=True)
 
     @property
     def source(self) -> str | None:
         return getattr(self.compiled, "source", None)
 
-    def as_text(self) -> str:
-        text = f"# IR\n{self.program}\n"
+    def as_text(self, passes: bool = False) -> str:
+        """The IR (after the passes) and the generated code; with
+        ``passes=True`` the IR as traced and after every pass instead of the
+        final IR alone."""
+        record = self.passes() if passes else None
+        if record is not None:
+            text = f"# IR through the passes: {record.summary()}\n\n{record}\n"
+        elif passes:
+            text = f"# IR (no passes ran: {self._why_no_passes()})\n{self.ir}\n"
+        else:
+            text = f"# IR\n{self.ir}\n"
         if self.source:
             text += f"\n# generated code ({self.backend} backend)\n{self.source}"
         return text
+
+    def _why_no_passes(self) -> str:
+        if self.backend == "interpret":
+            return "the interpreter runs programs as traced"
+        return "funcgrad.config.passes was off when it compiled"
 
     def __str__(self):
         return self.as_text()

@@ -1,0 +1,59 @@
+"""Passes over the IR between tracing and lowering.
+
+Each pass is a pure function ``Program -> Program``: it returns a new Program
+and never modifies its input or the input's equations (equations it leaves
+alone are shared). Every pass enters the bodies of control flow
+(``fori_loop``, ``while_loop``, ``scan``, ``switch``) and rewrites each body
+on its own, keeping the body's inputs and outputs (its signature) as they are.
+
+- :func:`simplify`: canonicalization, algebraic simplification, constant folding
+- :func:`cse`: common-subexpression elimination
+- :func:`dce`: dead-code elimination
+
+``default_pipeline`` (simplify, cse, dce) runs in front of the Numba
+backend's code generator (``funcgrad.config.passes`` / ``FUNCGRAD_PASSES=0``
+turns it off); the interpreter runs programs as traced, so tests comparing
+the two backends check the passes too. ``fg.jit(f).lower(*args)`` shows the
+IR after the passes (``.ir``), before them (``.ir_before_passes``) and after
+every pass (``.as_text(passes=True)``).
+"""
+from __future__ import annotations
+
+import warnings
+
+from ..core.ir import Program
+from .cse import cse
+from .dce import dce
+from .pipeline import PassTrace, Pipeline, count_eqns
+from .simplify import simplify
+from .verify import IRError, verify
+
+__all__ = ["Pipeline", "PassTrace", "simplify", "cse", "dce", "verify", "IRError", "count_eqns",
+           "default_pipeline", "enabled", "optimize"]
+
+default_pipeline = Pipeline([("simplify", simplify), ("cse", cse), ("dce", dce)])
+
+
+def enabled() -> bool:
+    """``funcgrad.config.passes``: True, False, or a string as ``FUNCGRAD_PASSES`` takes it."""
+    from .. import config
+
+    value = config.passes
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "off", "no", "")
+    return bool(value)
+
+
+def optimize(program: Program) -> Program:
+    """``program`` through ``default_pipeline`` when the passes are enabled.
+
+    Should a pass fail (a bug), the program is compiled as traced, with a
+    RuntimeWarning, rather than the user's call failing."""
+    if not enabled():
+        return program
+    try:
+        return default_pipeline.run(program)
+    except Exception as e:   # pragma: no cover - a pass bug
+        warnings.warn(f"funcgrad: the IR pass pipeline failed ({type(e).__name__}: {e}); the "
+                      "program is compiled as traced. Please report it.", RuntimeWarning, stacklevel=3)
+        return program
