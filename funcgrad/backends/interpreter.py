@@ -44,7 +44,13 @@ def compile_program(program: Program):
         # treat them as weak here, so make them arrays of those dtypes
         args = [np.asarray(a) if type(a) in (float, int, bool) else a for a in args]
         inputs = list(args) + captured
-        return [_fresh(o, inputs) for o in eval_program(program, args)]
+        outs = []
+        for o in eval_program(program, args):
+            o = _fresh(o, inputs)
+            if any(o is prev for prev in outs):   # one value returned twice: two arrays
+                o = np.array(o, copy=True)
+            outs.append(o)
+        return outs
     return run
 
 

@@ -53,7 +53,7 @@ def _versions_key() -> str:
     from ... import __version__
     here = os.path.dirname(__file__)
     own = hashlib.sha256()
-    for f in ("codegen.py", "blas.py", "scalar.py", "fastmath.py"):
+    for f in ("codegen.py", "lowering.py", "blas.py", "scalar.py", "fastmath.py"):
         with open(os.path.join(here, f), "rb") as fh:
             own.update(fh.read())
     return f"{__version__}|{numba.__version__}|{np.__version__}|{llvmlite.__version__}|{own.hexdigest()}"
@@ -80,12 +80,19 @@ def parallel_enabled() -> bool:
     return True
 
 
-def generated_source(program: Program, name: str = "program") -> str:
-    """The module source compiled for ``program``."""
+def generated_module(program: Program, name: str = "program"):
+    """``(source, chunk_signatures)``: the module source compiled for
+    ``program``, and the name and argument specs of each of its chunk
+    functions (large programs only)."""
     gen = CodeGenerator(program, name, parallel=parallel_enabled())
     body = gen.generate()
     consts = "".join(f"{k} = {v}\n" for k, v in gen.constants.items())
-    return _HEADER + consts + ("\n" if consts else "") + "\n" + body
+    return _HEADER + consts + ("\n" if consts else "") + "\n" + body, gen.chunk_signatures
+
+
+def generated_source(program: Program, name: str = "program") -> str:
+    """The module source compiled for ``program``."""
+    return generated_module(program, name)[0]
 
 
 _modules: dict[str, object] = {}
@@ -297,9 +304,75 @@ def _compile_in_process(source: str, flat) -> bool:
         return proc.wait() == 0
 
 
+def _numba_signature(specs):
+    """Numba argument types from ``CodeGenerator.chunk_signatures`` specs."""
+    from numba import from_dtype, types
+
+    return tuple(types.Array(from_dtype(np.dtype(s[1])), s[2], "C") if s[0] == "array"
+                 else from_dtype(np.dtype(s[1])) for s in specs)
+
+
+def _compile_functions(mod, signatures):
+    """Compile the functions ``signatures`` names in ``mod`` (filling Numba's
+    disk cache beside its file)."""
+    for name, specs in signatures:
+        getattr(mod, name).compile(_numba_signature(specs))
+
+
+def _chunks_cached(path: str) -> bool:
+    stem = os.path.splitext(os.path.basename(path))[0]
+    cache_sub = os.path.join(os.path.dirname(path), "__pycache__")
+    try:
+        return any(f.startswith(stem + ".") and f.endswith(".nbi") for f in os.listdir(cache_sub))
+    except OSError:
+        return False
+
+
+def compile_chunks_ahead(mod, signatures, workers: int | None = None) -> bool:
+    """Compile the chunk functions of a large program side by side, before
+    the program function that calls them: this process compiles every
+    ``workers``-th one and other Python processes the rest, writing Numba's
+    disk cache, from which the program's compile then loads them (Numba's
+    compiler holds the GIL, so threads would take turns instead). Skipped
+    with one core, without a disk cache, or when the cache already holds
+    compiled code for this module (loading beats starting processes). True
+    when the workers ran; any failure is left to the ordinary compile, which
+    compiles what is missing."""
+    import json
+    import subprocess
+
+    path = mod.__file__
+    workers = min(len(signatures), workers or os.cpu_count() or 1)
+    if path is None or workers < 2 or _chunks_cached(path):
+        return False
+    groups = [signatures[i::workers] for i in range(workers)]
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    procs = []
+    for group in groups[1:]:
+        args = [sys.executable, "-m", "funcgrad.backends.numba_backend._worker", "--functions", path,
+                mod.__funcgrad_digest__, json.dumps(group)]
+        try:
+            procs.append(subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        except OSError:
+            break
+    try:
+        _compile_functions(mod, groups[0])
+    except Exception:
+        pass   # the program's own compile compiles it again and reports the error
+    for p in procs:
+        p.wait()
+    return True
+
+
 def compile_program(program: Program):
     """Return ``run(*flat_args) -> list`` for ``program``: arrays (0-d ones
     as NumPy scalars of their dtype)."""
+    from ...passes import optimize
+
+    program = optimize(program)   # the pass pipeline (funcgrad.config.passes); run.program is its result
     missing = unsupported(program)
     if missing:
         raise UnsupportedError(f"the numba backend cannot compile {sorted(missing)} yet; "
@@ -315,7 +388,7 @@ def compile_program(program: Program):
         run.program = program
         run.wait = lambda: False
         return run
-    source = generated_source(program)
+    source, chunk_signatures = generated_module(program)
     consts = [_boundary(np.asarray(c)) for c in program.consts]
     scalar_in = [not v.aval.shape for v in program.in_vars]
     out_scalar_types = [a.aval.dtype.type if not a.aval.shape else None for a in program.out_atoms]
@@ -323,8 +396,11 @@ def compile_program(program: Program):
     state = {"call": None, "compiling": None, "error": None}
     state_lock = threading.Lock()
 
-    def build(flat):
-        return _entry_point(_compile_dispatcher(_load(source), flat))
+    def build(flat, ahead=True):
+        mod = _load(source)
+        if ahead and len(chunk_signatures) > 1:
+            compile_chunks_ahead(mod, chunk_signatures)
+        return _entry_point(_compile_dispatcher(mod, flat))
 
     in_process = n_eqns >= PROCESS_MIN_EQNS
 
@@ -332,7 +408,8 @@ def compile_program(program: Program):
         try:
             if in_process:
                 _compile_in_process(source, flat)   # if it fails, build() compiles here and reports why
-            state["call"] = build(flat)
+            # the caller keeps a core busy in the interpreter meanwhile: no chunk workers
+            state["call"] = build(flat, ahead=False)
         except Exception as e:
             state["error"] = e
             warnings.warn(f"funcgrad: compiling with Numba failed ({type(e).__name__}: {e}); this "
