@@ -19,7 +19,10 @@ process that runs past its time limit is reported as "> limit". Both
 frameworks' values and gradients are checked against each other (rtol 1e-3,
 float32) and funcgrad's against its NumPy interpreter at small N.
 
-Run:  python benchmarks/bench_scalar_graph.py [--sizes 50,200,1000,10000] [--limit 300]
+``--compile-workers 1`` compiles funcgrad's chunk functions in one process
+(``FUNCGRAD_COMPILE_WORKERS``; the default is one process per core).
+
+Run:  python benchmarks/bench_scalar_graph.py [--sizes 50,200,1000,10000] [--limit 300] [--compile-workers N]
 """
 from __future__ import annotations
 
@@ -112,9 +115,9 @@ def worker(framework, n_ops, budget):
     print(json.dumps(out))
 
 
-def measure(framework, n_ops, limit, budget):
+def measure(framework, n_ops, limit, budget, compile_workers=0):
     env = dict(os.environ, FUNCGRAD_COMPILE="sync", FUNCGRAD_CACHE_DIR=tempfile.mkdtemp(prefix="fg-graph-"),
-               JAX_PLATFORMS="cpu")
+               JAX_PLATFORMS="cpu", FUNCGRAD_COMPILE_WORKERS=str(compile_workers))
     try:
         proc = subprocess.run([sys.executable, __file__, "--worker", framework, str(n_ops), str(budget)],
                               capture_output=True, text=True, timeout=limit, env=env)
@@ -130,6 +133,8 @@ def main():
     ap.add_argument("--sizes", default="50,200,1000,10000")
     ap.add_argument("--limit", type=float, default=300, help="seconds per process")
     ap.add_argument("--budget", type=float, default=20, help="seconds of timed calls per process")
+    ap.add_argument("--compile-workers", type=int, default=0, help="funcgrad chunk compile processes (0: one per core)")
+    ap.add_argument("--frameworks", default="funcgrad,jax")
     ap.add_argument("--worker", nargs=3)
     args = ap.parse_args()
     if args.worker:
@@ -137,7 +142,7 @@ def main():
         return
     try:
         import jax  # noqa: F401
-        frameworks = ["funcgrad", "jax"]
+        frameworks = args.frameworks.split(",")
     except ImportError:
         frameworks = ["funcgrad"]
         print("JAX not installed: funcgrad only")
@@ -145,7 +150,7 @@ def main():
     print("| N ops | framework | eqns | first call | per call (timed calls) | 10,000 calls end to end | vs JAX end to end | per call vs JAX |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for n in [int(s) for s in args.sizes.split(",")]:
-        res = {f: measure(f, n, args.limit, args.budget) for f in frameworks}
+        res = {f: measure(f, n, args.limit, args.budget, args.compile_workers) for f in frameworks}
 
         def total(r):
             return r["first_s"] + CALLS * r["per_call_s"]

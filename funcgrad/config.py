@@ -21,6 +21,10 @@ at run time (``funcgrad.config.default_backend = "interpret"``).
   Numba backend runs the IR pass pipeline (``funcgrad.passes.default_pipeline``:
   simplification, common-subexpression and dead-code elimination) on a program
   before generating code. The interpreter backend never does.
+- ``compile_workers`` (``FUNCGRAD_COMPILE_WORKERS``, default 0 = one per core):
+  how many processes compile the chunk functions of a large program side by
+  side on a cold cache in sync mode (this process counts as one); 1 compiles
+  everything here.
 """
 import os
 
@@ -29,3 +33,4 @@ compile_mode: str = os.environ.get("FUNCGRAD_COMPILE", "async")
 max_compiled_eqns: int = int(os.environ.get("FUNCGRAD_MAX_COMPILED_EQNS", "2500"))
 parallel: str = os.environ.get("FUNCGRAD_PARALLEL", "auto")
 passes: bool = os.environ.get("FUNCGRAD_PASSES", "1").strip().lower() not in ("0", "false", "off", "no")
+compile_workers: int = int(os.environ.get("FUNCGRAD_COMPILE_WORKERS", "0"))

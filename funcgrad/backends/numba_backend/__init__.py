@@ -333,16 +333,19 @@ def compile_chunks_ahead(mod, signatures, workers: int | None = None) -> bool:
     the program function that calls them: this process compiles every
     ``workers``-th one and other Python processes the rest, writing Numba's
     disk cache, from which the program's compile then loads them (Numba's
-    compiler holds the GIL, so threads would take turns instead). Skipped
-    with one core, without a disk cache, or when the cache already holds
+    compiler holds the GIL, so threads would take turns instead). ``workers``
+    defaults to ``funcgrad.config.compile_workers``, else one per core. Skipped
+    with one worker, without a disk cache, or when the cache already holds
     compiled code for this module (loading beats starting processes). True
     when the workers ran; any failure is left to the ordinary compile, which
     compiles what is missing."""
     import json
     import subprocess
 
+    from ... import config
+
     path = mod.__file__
-    workers = min(len(signatures), workers or os.cpu_count() or 1)
+    workers = min(len(signatures), workers or config.compile_workers or os.cpu_count() or 1)
     if path is None or workers < 2 or _chunks_cached(path):
         return False
     groups = [signatures[i::workers] for i in range(workers)]
