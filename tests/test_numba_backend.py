@@ -353,10 +353,8 @@ def test_parallel_loops_match_the_interpreter(monkeypatch, parallel):
 
     monkeypatch.setattr(fg.config, "parallel", parallel)
     monkeypatch.setattr(codegen, "PARALLEL_MIN_ELEMENTS", 64)
-    # the loop structure asserted below is the traced program's: with the passes on, CSE merges
-    # the two `x * w`, and fusion then puts the full reduction into the row reduction's loop nest,
-    # which is no longer parallel (a fusion-planning question, issue 10)
-    monkeypatch.setattr(fg.config, "passes", False)
+    # with the passes on, CSE merges the two `x * w`: fusion keeps the full reduction out of the
+    # row reduction's loop nest, which stays parallel
 
     def f(x, w):
         # a row reduction (keeps axis 0: parallel) and a full reduction (does not)

@@ -82,6 +82,11 @@ class _Writer:
         self.depth -= len(shape)
 
 
+def _serial_reduction(eqn) -> bool:
+    """A reduction over the outer axis: iterations of that axis write one accumulator."""
+    return eqn.primitive in reduction_lowering and (0 in eqn.params["axes"] or not eqn.outputs[0].aval.shape)
+
+
 class CodeGenerator:
     """Writes the source of ``def <name>(<consts>, <inputs>): ... return (<outputs>,)``."""
 
@@ -95,6 +100,8 @@ class CodeGenerator:
         self.names: dict[Var, str] = {}
         self.consumers: dict[Var, set] = defaultdict(set)   # var -> equations reading it
         self.outputs: set[Var] = set()                       # outputs of the program or of a body
+        self.producers: dict[Var, object] = {}               # var -> the equation defining it (bodies too)
+        self.bound: set[Var] = set()     # inputs and constants of the program and of every body
         self._walk(program, _names())
         self.index = {eqn: i for i, eqn in enumerate(program.eqns)}
         # 0-d values held in scalar locals rather than 1-element arrays: var -> local's name.
@@ -117,9 +124,11 @@ class CodeGenerator:
             self.names[v] = n
         for v in list(program.const_vars) + list(program.in_vars):
             assign(v)
+            self.bound.add(v)
         for eqn in program.eqns:
             for o in eqn.outputs:
                 assign(o)
+                self.producers[o] = eqn
             for a in eqn.inputs:
                 if type(a) is Var:
                     self.consumers[a].add(eqn)
@@ -196,6 +205,37 @@ class CodeGenerator:
             self.w.open_loops(shape)
             self.w.emit(f"{name}[{', '.join(f'i{d}' for d in range(len(shape)))}] = {fill}")
             self.w.close_loops(shape)
+
+    def owns(self, v: Var) -> bool:
+        """Whether ``v``'s array was allocated by the equation defining it (or
+        by an equation it updated in place): not an input or constant of the
+        program or of a body (the caller's arrays, the outer values a body
+        reads, loop carries), not a view (``views_operand``), not the result of
+        a loop or branch (which can be its initial value or operand itself)."""
+        if v in self.bound or not v.aval.shape:
+            return False
+        eqn = self.producers.get(v)
+        return eqn is not None and eqn.primitive not in views_operand and not subprograms(eqn)
+
+    def can_update_in_place(self, eqn, operand) -> bool:
+        """Whether ``eqn`` may write its output into ``operand``'s array: an
+        array ``operand`` owns, which no other equation reads, ``eqn`` reads
+        once, and no program or body returns."""
+        return (type(operand) is Var and self.owns(operand) and operand not in self.outputs
+                and self.consumers[operand] == {eqn} and sum(a is operand for a in eqn.inputs) == 1)
+
+    def update_target(self, eqn, operand) -> str:
+        """The array ``eqn``'s output (``operand`` updated) is written in:
+        ``operand``'s own array when :meth:`can_update_in_place`, else a copy."""
+        out = eqn.outputs[0]
+        if self.can_update_in_place(eqn, operand):
+            self.w.emit(f"{self.name(out)} = {self.name(operand)}  # updated in place")
+        elif type(operand) is Var:
+            ix = ", ".join(f"i{d}" for d in range(len(ishape(out.aval))))
+            self.alloc(out, fill=f"{self.arr(operand)}[{ix}]")
+        else:
+            self.alloc(out, fill=self.literal(operand))
+        return self.name(out)
 
     # ------------------------------------------------------------------ driver
     def generate(self) -> str:
@@ -328,6 +368,12 @@ class CodeGenerator:
         operations is spread out). Returns where the run stopped."""
         shape = self._loop_shape(eqns[start])
         members, reduced_here = [], set()
+        # A loop that could run on several threads keeps reductions over its
+        # outer axis out (they would make it serial): they get a loop of their own.
+        keep_parallel = self._may_parallel(shape) and not _serial_reduction(eqns[start])
+
+        def fits(eqn):
+            return self._fusable(eqn, shape, reduced_here) and not (keep_parallel and _serial_reduction(eqn))
 
         def take(i, eqn):
             members.append((i, eqn))
@@ -339,7 +385,7 @@ class CodeGenerator:
             if i in pulled:
                 i += 1
                 continue
-            if not self._fusable(eqns[i], shape, reduced_here):
+            if not fits(eqns[i]):
                 break
             take(i, eqns[i])
             i += 1
@@ -350,7 +396,7 @@ class CodeGenerator:
             if j in pulled:
                 continue
             eqn = eqns[j]
-            if self._fusable(eqn, shape, reduced_here) and not any(
+            if fits(eqn) and not any(
                     type(a) is Var and a in waiting for a in eqn.inputs):
                 take(j, eqn)
                 pulled.add(j)
@@ -415,16 +461,13 @@ class CodeGenerator:
             w.emit(body)
             w.close_loops(loop_shape)
 
+    def _may_parallel(self, shape) -> bool:
+        return self.parallel and shape[0] >= 2 and int(np.prod(shape)) >= PARALLEL_MIN_ELEMENTS
+
     def _parallel_loop(self, members, shape) -> bool:
         """Split the outer loop across threads when the loop is large and no two
         iterations of it write the same element (reductions keep axis 0)."""
-        if not self.parallel or shape[0] < 2 or int(np.prod(shape)) < PARALLEL_MIN_ELEMENTS:
-            return False
-        for _, eqn in members:
-            if eqn.primitive in reduction_lowering and (0 in eqn.params["axes"]
-                                                     or not eqn.outputs[0].aval.shape):
-                return False
-        return True
+        return self._may_parallel(shape) and not any(_serial_reduction(e) for _, e in members)
 
     # reductions inside a fused loop (their rules: lowering.reduction_lowering)
     def _acc_name(self, eqn) -> str:
