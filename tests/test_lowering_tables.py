@@ -123,6 +123,8 @@ def _float_terms(x, y, p, m, b, s, idx, structural=True):
             ("transpose", (x.T * 1, fnp.transpose(b, (2, 0, 1)) * 1)),
             ("slice", (x[1:3, ::2] * 1, y[3] * 1)),
             ("pad", (P.pad(x, (1, 0), (2, 1), (0, 1)), P.pad(s, (), ()))),
+            ("pad_add", (P.pad_add(x * 2, x[1:3, ::2] * 1, (1, 0), (0, 1)),   # in place
+                         P.pad_add(y, s, (2,)), P.pad_add(s, s * 2, ()))),       # a copy; 0-d
             ("rev", P.rev(x, (0, 1)) * 1),
             ("concatenate", fnp.concatenate([x, x * 2, x[:0]], axis=0)),
             ("take", (P.take(x, idx, 1), P.take(y, idx[0], 0))),

@@ -8,9 +8,12 @@ on its own, keeping the body's inputs and outputs (its signature) as they are.
 
 - :func:`simplify`: canonicalization, algebraic simplification, constant folding
 - :func:`cse`: common-subexpression elimination
+- :func:`accumulate`: cotangent accumulation (sums of ``pad``s and scatters
+  into zeros become updates of one buffer, which the Numba backend makes in
+  place)
 - :func:`dce`: dead-code elimination
 
-``default_pipeline`` (simplify, cse, dce) runs in front of the Numba
+``default_pipeline`` (simplify, cse, accumulate, dce) runs in front of the Numba
 backend's code generator (``funcgrad.config.passes`` / ``FUNCGRAD_PASSES=0``
 turns it off); the interpreter runs programs as traced, so tests comparing
 the two backends check the passes too. ``fg.jit(f).lower(*args)`` shows the
@@ -22,16 +25,20 @@ from __future__ import annotations
 import warnings
 
 from ..core.ir import Program
+from .accumulate import accumulate
 from .cse import cse
 from .dce import dce
 from .pipeline import PassTrace, Pipeline, count_eqns
 from .simplify import simplify
 from .verify import IRError, verify
 
-__all__ = ["Pipeline", "PassTrace", "simplify", "cse", "dce", "verify", "IRError", "count_eqns",
+__all__ = ["Pipeline", "PassTrace", "simplify", "cse", "accumulate", "dce", "verify", "IRError", "count_eqns",
            "default_pipeline", "enabled", "optimize"]
 
-default_pipeline = Pipeline([("simplify", simplify), ("cse", cse), ("dce", dce)])
+# accumulate after cse: cse would merge the zero buffers it starts (one array
+# each, updated in place) into one that every chain then has to copy
+default_pipeline = Pipeline([("simplify", simplify), ("cse", cse), ("accumulate", accumulate),
+                             ("dce", dce)])
 
 
 def enabled() -> bool:

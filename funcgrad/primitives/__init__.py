@@ -13,7 +13,7 @@ from .elementwise import (abs_, acos, add, asin, atan, atan2, broadcast_like, ce
 from .indexing import scatter_add, take
 from .linalg import matmul
 from .reduction import argmax, argmin, reduce_max, reduce_min, reduce_prod, reduce_sum
-from .shape import broadcast_to, concatenate, iota, pad, reshape, rev, slice_, transpose
+from .shape import broadcast_to, concatenate, iota, pad, pad_add, reshape, rev, slice_, transpose
 from .bitwise import shift_left, shift_right_logical
 from .random import threefry2x32
 from .sort import argsort

@@ -168,6 +168,71 @@ def pad(x, low, high, interior=None):
                       interior=tuple(int(v) for v in interior))
 
 
+# ----------------------------------------------------------------------------- pad_add
+# ``pad_add(buf, piece, low, interior) == buf + pad(piece, low, high, interior)``
+# with ``high`` what fills ``buf``'s shape: ``piece`` added into ``buf`` at the
+# static offsets ``low`` with steps ``interior + 1``. A 0-d ``piece`` is one
+# element added at the index ``low``. The cotangent accumulation pass
+# (funcgrad.passes.accumulate) writes sums of padded pieces as chains of these
+# into one buffer, which the Numba backend updates in place.
+
+pad_add_p = Primitive("pad_add")
+
+
+def _pad_add_limits(piece_shape, low, interior):
+    """Per axis of the buffer, one past the last index ``piece`` lands on."""
+    if not piece_shape:   # a 0-d piece: one element at ``low``
+        return tuple(l + 1 for l in low)
+    return tuple(l + max(d - 1, 0) * (i + 1) + 1 if d else l
+                 for d, l, i in zip(piece_shape, low, interior))
+
+
+@pad_add_p.def_abstract_eval
+def _pad_add_abstract(buf, piece, *, low, interior):
+    same_dtype("pad_add", buf, piece)
+    if buf.dtype == np.bool_:
+        raise DtypeError(f"pad_add: boolean arrays are not supported: {describe(buf, piece)}")
+    if len(low) != buf.ndim or len(interior) != buf.ndim or piece.ndim not in (0, buf.ndim):
+        raise ShapeError(f"pad_add: a piece {piece} into {buf} needs {buf.ndim} offsets and interior "
+                         f"paddings, and the buffer's rank or 0")
+    if any(v < 0 for v in low) or any(v < 0 for v in interior):
+        raise ShapeError(f"pad_add: negative offset {low} or interior padding {interior}")
+    limits = _pad_add_limits(piece.shape, low, interior)
+    if any(e > n for e, n in zip(limits, buf.shape)):
+        raise ShapeError(f"pad_add: the piece {piece} at offsets {low} with interior padding "
+                         f"{interior} does not fit in {buf}")
+    return ShapedArray(buf.shape, buf.dtype)
+
+
+@pad_add_p.def_impl
+def _pad_add_impl(buf, piece, *, low, interior):
+    out = np.array(buf, copy=True)
+    piece = np.asarray(piece)
+    if piece.ndim == 0 and out.ndim:
+        out[tuple(low)] += piece
+    else:
+        limits = _pad_add_limits(piece.shape, low, interior)
+        out[tuple(slice(l, e, i + 1) for l, e, i in zip(low, limits, interior))] += piece
+    return out
+
+
+@pad_add_p.def_vjp
+def _pad_add_vjp(ct, buf, piece, *, out, low, interior):
+    piece_shape = aval_of(piece).shape
+    limits = _pad_add_limits(piece_shape, low, interior)
+    if not piece_shape and aval_of(buf).ndim:
+        return (ct, reshape(slice_(ct, low, limits), ()))
+    return (ct, slice_(ct, low, limits, tuple(i + 1 for i in interior)))
+
+
+def pad_add(buf, piece, low, interior=None):
+    """``buf + pad(piece, low, high, interior)`` for the ``high`` that fills ``buf``."""
+    ndim = aval_of(buf).ndim
+    interior = tuple(interior) if interior is not None else (0,) * ndim
+    return pad_add_p.bind(buf, piece, low=tuple(int(v) for v in low),
+                          interior=tuple(int(v) for v in interior))
+
+
 # ----------------------------------------------------------------------------- rev
 
 rev_p = Primitive("rev")

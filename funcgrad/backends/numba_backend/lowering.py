@@ -44,8 +44,8 @@ from ...primitives.linalg import matmul_p
 from ...primitives.random import threefry2x32_p
 from ...primitives.reduction import (argmax_p, argmin_p, reduce_max_p, reduce_min_p, reduce_prod_p,
                                      reduce_sum_p)
-from ...primitives.shape import (broadcast_to_p, concatenate_p, iota_p, pad_p, reshape_p, rev_p,
-                                 slice_p, transpose_p)
+from ...primitives.shape import (broadcast_to_p, concatenate_p, iota_p, pad_add_p, pad_p, reshape_p,
+                                 rev_p, slice_p, transpose_p)
 from ...primitives.sort import argsort_p
 
 __all__ = ["scalar_lowering", "reduction_lowering", "emit_lowering", "Reduction", "NOT_LOWERED",
@@ -410,25 +410,54 @@ def _take(gen, eqn):
 
 
 def _scatter_add(gen, eqn):
+    # into the operand's own array when nothing else reads it (gen.update_target), else a copy
     operand, idx, updates = eqn.inputs
-    out = eqn.outputs[0]
     axis = eqn.params["axis"]
     n = operand.aval.shape[axis]
-    ix = _loop_index(ishape(out.aval))
-    I, U = gen.arr(idx), gen.arr(updates)
-    gen.alloc(out, fill=f"{gen.arr(operand)}[{ix}]" if type(operand) is Var else gen.literal(operand))
-    idx_ix, pre, post = _gather_indices(operand, idx, axis)
     shape = updates.aval.shape
     # out-of-range indices drop their updates (XLA's scatter; take clamps instead)
-    if not shape or 0 in shape:
-        if not shape:
-            gen.w.emit(f"j_ = {I}[0]")
-            gen.w.emit(f"if 0 <= j_ < {n}: {gen.name(out)}[j_] += {U}[0]")
+    if not shape:   # one index into a vector, one update: scalars, no arrays
+        j, u = gen.scalar_of(idx), gen.scalar_of(updates)
+        O = gen.update_target(eqn, operand)
+        gen.w.emit(f"j_ = {j}")
+        gen.w.emit(f"if 0 <= j_ < {n}: {O}[j_] += {u}")
         return
+    I, U = gen.arr(idx), gen.arr(updates)
+    O = gen.update_target(eqn, operand)
+    if 0 in shape:
+        return
+    idx_ix, pre, post = _gather_indices(operand, idx, axis)
     gen.w.open_loops(shape)
     gen.w.emit(f"j_ = {I}[{idx_ix}]")
-    gen.w.emit(f"if 0 <= j_ < {n}: {gen.name(out)}[{', '.join(pre + ['j_'] + post)}] += "
+    gen.w.emit(f"if 0 <= j_ < {n}: {O}[{', '.join(pre + ['j_'] + post)}] += "
                f"{U}[{_loop_index(shape)}]")
+    gen.w.close_loops(shape)
+
+
+def _pad_add(gen, eqn):
+    # buf + pad(piece): into buf's own array when nothing else reads it, else a copy
+    buf, piece = eqn.inputs
+    out = eqn.outputs[0]
+    low, interior = eqn.params["low"], eqn.params["interior"]
+    if not out.aval.shape:   # 0-d buffer and piece: a scalar local
+        local = "_" + gen.name(out)
+        gen.w.emit(f"{local} = {np_type(out.aval.dtype)}({gen.scalar_of(buf)} + {gen.scalar_of(piece)})")
+        gen.held[out] = local
+        return
+    if not piece.aval.shape:   # one element at `low`
+        p = gen.scalar_of(piece)
+        O = gen.update_target(eqn, buf)
+        gen.w.emit(f"{O}[{', '.join(map(str, low))}] += {p}")
+        return
+    shape = piece.aval.shape
+    P = gen.arr(piece)
+    O = gen.update_target(eqn, buf)
+    if 0 in shape:
+        return
+    gen.w.open_loops(shape)
+    dst = ", ".join((f"{l} + i{d} * {i + 1}" if i else f"{l} + i{d}") if l else
+                    (f"i{d} * {i + 1}" if i else f"i{d}") for d, (l, i) in enumerate(zip(low, interior)))
+    gen.w.emit(f"{O}[{dst}] += {P}[{_loop_index(shape)}]")
     gen.w.close_loops(shape)
 
 
@@ -638,6 +667,7 @@ emit_lowering.update({
     slice_p: _slice,
     rev_p: _rev,
     pad_p: _pad,
+    pad_add_p: _pad_add,
     concatenate_p: _concatenate,
     take_p: _take,
     scatter_add_p: _scatter_add,
