@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..core.ir import Eqn, Literal, Program, Var
+from ..primitives.control import subprograms  # noqa: F401 (re-exported for the passes)
 
 
 def subst(env: dict, atom):
@@ -48,16 +49,6 @@ def _mapped(program, fn, memo):
     out = fn(program)
     memo[key] = (program, out)   # the program itself is kept: its id stays unique
     return out
-
-
-def subprograms(eqn: Eqn) -> list:
-    found = []
-    for v in eqn.params.values():
-        if isinstance(v, Program):
-            found.append(v)
-        elif isinstance(v, tuple) and v and all(isinstance(p, Program) for p in v):
-            found.extend(v)
-    return found
 
 
 def has_effect(eqn: Eqn) -> bool:
