@@ -122,9 +122,7 @@ def _avals(leaves, weak=None):
                  for x, w in zip(leaves, weak))
 
 
-# ----------------------------------------------------------------------------- caching
-
-
+# ----------------------------------------------------------------------------- tracing
 
 def _trace_user(fun, treedef, avals, what, positional=False):
     """Trace ``fun`` on abstract leaves; returns ``(program, out_treedef)``.
