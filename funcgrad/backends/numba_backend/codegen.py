@@ -18,8 +18,11 @@ call (``arr``, ``read``, ``alloc``, ``bind``, ...). Which table a primitive
 is in decides how it is emitted: ``scalar_lowering`` and
 ``reduction_lowering`` fuse, ``emit_lowering`` stands alone.
 
-All arrays inside are C-contiguous; a 0-d value is held as a 1-element
-array, and crosses the function's boundary (inputs and outputs) as a scalar.
+All arrays inside are C-contiguous. Values of one element (0-d, or shape
+(1,), (1, 1), ...: ``lowering.is_scalar``) are held in scalar locals
+(``CodeGenerator.held``); a 1-element array is made of one only where an
+equation needs an array (``arr``). 0-d values cross the function's boundary
+(inputs and outputs) as scalars.
 The caller (``__init__.py``) makes array inputs contiguous.
 """
 from __future__ import annotations
@@ -31,8 +34,9 @@ import numpy as np
 
 from ...core.ir import Literal, Program, Var, _names
 from ...primitives.control import subprograms
-from .lowering import (emit_lowering, ishape, np_type, reduction_lowering, scalar_lowering, shape_src,
-                       unsupported, uses_loop_index, views_operand)
+from .lowering import (emit_lowering, is_scalar, ishape, np_type, reduction_lowering, scalar_lowering,
+                       shape_src, unsupported, updates_operand, uses_loop_index, views_operand,
+                       zero_index)
 
 __all__ = ["CodeGenerator", "count_eqns", "ishape", "np_type", "unsupported"]
 
@@ -71,7 +75,11 @@ class _Writer:
         self.lines.append("    " * self.depth + line)
 
     def open_loops(self, shape, prefix="i", parallel=False):
+        """One loop per axis; an axis of length 1 is an index of 0, not a loop."""
         for d, n in enumerate(shape):
+            if n == 1:
+                self.emit(f"{prefix}{d} = 0")
+                continue
             loop = "prange" if parallel and d == 0 else "range"
             self.emit(f"for {prefix}{d} in {loop}({n}):")
             self.depth += 1
@@ -79,7 +87,7 @@ class _Writer:
             self.parallel = True
 
     def close_loops(self, shape):
-        self.depth -= len(shape)
+        self.depth -= sum(n != 1 for n in shape)
 
 
 def _serial_reduction(eqn) -> bool:
@@ -104,11 +112,12 @@ class CodeGenerator:
         self.bound: set[Var] = set()     # inputs and constants of the program and of every body
         self._walk(program, _names())
         self.index = {eqn: i for i, eqn in enumerate(program.eqns)}
-        # 0-d values held in scalar locals rather than 1-element arrays: var -> local's name.
+        # one-element values held in scalar locals rather than 1-element arrays: var -> local's name.
         # An array copy is made only when an array-consuming equation needs one.
         self.held: dict[Var, str] = {}
         self.materialized: set[Var] = set()
         self._ids = 0
+        self._hoists: list[_Hoist] = []   # the loop bodies being emitted, innermost last
         # (function name, argument specs) of each chunk function, filled by generate()
         self.chunk_signatures: list[tuple[str, list]] = []
 
@@ -138,12 +147,16 @@ class CodeGenerator:
 
     # ------------------------------------------------------------------ helpers
     def literal(self, lit: Literal) -> str:
-        key = (lit.aval.dtype.name, repr(lit.value))
-        name = self._literal_names.get(key)
+        return self.literal_of(lit.value, lit.aval.dtype)
+
+    def literal_of(self, value, dtype) -> str:
+        """The module-level constant holding ``value`` as ``dtype``."""
+        src = _literal_src(value, dtype)
+        name = self._literal_names.get(src)
         if name is None:
             name = f"K{len(self._literal_names)}"
-            self._literal_names[key] = name
-            self.constants[name] = _literal_src(lit.value, lit.aval.dtype)
+            self._literal_names[src] = name
+            self.constants[name] = src
         return name
 
     def read(self, atom, loop_shape, scalars) -> str:
@@ -155,19 +168,27 @@ class CodeGenerator:
         held = self.held.get(atom)
         if held is not None:
             return held
-        if loop_shape is None:    # a fused run without loops (its shape is (1,))
-            return self.name(atom) + "[0]"
+        if loop_shape is None:    # a fused run without loops (its shape has one element)
+            return f"{self.name(atom)}[{zero_index(atom.aval)}]"
         return self.name(atom) + "[" + self.broadcast_index(atom.aval.shape, loop_shape) + "]"
 
     def scalar_of(self, atom) -> str:
-        """Scalar expression of a 0-d atom."""
+        """Scalar expression of a one-element atom."""
         if type(atom) is Literal:
             return self.literal(atom)
         held = self.held.get(atom)
-        return held if held is not None else f"{self.name(atom)}[0]"
+        return held if held is not None else f"{self.name(atom)}[{zero_index(atom.aval)}]"
+
+    def hold(self, v: Var, expr: str):
+        """Hold one-element ``v`` in a scalar local of its own (a chunk
+        function's arguments and results are locals, never shared or constants),
+        whose value is ``expr``."""
+        local = "_" + self.name(v)
+        self.w.emit(f"{local} = {expr}")
+        self.held[v] = local
 
     def arr(self, atom) -> str:
-        """Name of an array holding ``atom`` (0-d values held as scalars get a
+        """Name of an array holding ``atom`` (values held as scalars get a
         1-element array here, once per scope)."""
         if type(atom) is Literal:
             return f"np.full((1,), {self.literal(atom)})"
@@ -175,8 +196,8 @@ class CodeGenerator:
         if held is None or atom in self.materialized:
             return self.name(atom)
         name = self.name(atom)
-        self.w.emit(f"{name} = np.empty((1,), {np_type(atom.aval.dtype)})")
-        self.w.emit(f"{name}[0] = {held}")
+        self.w.emit(f"{name} = np.empty({shape_src(ishape(atom.aval))}, {np_type(atom.aval.dtype)})")
+        self.w.emit(f"{name}[{zero_index(atom.aval)}] = {held}")
         self.materialized.add(atom)
         return name
 
@@ -200,7 +221,7 @@ class CodeGenerator:
         dt = np_type(dtype or v.aval.dtype)
         shape = ishape(v.aval)
         name = name or self.name(v)
-        self.w.emit(f"{name} = np.empty({shape_src(shape)}, {dt})")
+        self._emit_empty(v, name, f"np.empty({shape_src(shape)}, {dt})")
         if fill is not None:
             self.w.open_loops(shape)
             self.w.emit(f"{name}[{', '.join(f'i{d}' for d in range(len(shape)))}] = {fill}")
@@ -212,7 +233,7 @@ class CodeGenerator:
         program or of a body (the caller's arrays, the outer values a body
         reads, loop carries), not a view (``views_operand``), not the result of
         a loop or branch (which can be its initial value or operand itself)."""
-        if v in self.bound or not v.aval.shape:
+        if v in self.bound or not v.aval.shape or v in self.held:
             return False
         eqn = self.producers.get(v)
         return eqn is not None and eqn.primitive not in views_operand and not subprograms(eqn)
@@ -325,8 +346,10 @@ class CodeGenerator:
                 outs.append(self.literal(a) if not a.aval.shape else f"np.full((1,), {self.literal(a)})")
             elif not a.aval.shape:
                 outs.append(self.scalar_of(a))
+            elif a in self.held and a not in self.materialized:
+                outs.append(self.arr(a))    # a new array
             elif a in inputs or a in seen or self._may_alias_input(a):
-                outs.append(f"{self.name(a)}.copy()")  # outputs never alias inputs or each other
+                outs.append(f"{self.arr(a)}.copy()")  # outputs never alias inputs or each other
             else:
                 outs.append(self.name(a))
             if type(a) is Var:
@@ -408,11 +431,9 @@ class CodeGenerator:
     def _emit_group(self, members, shape):
         w = self.w
         member_eqns = {eqn for _, eqn in members}
-        # A run over one element whose reductions give 0-d results needs no loop:
-        # its 0-d values stay scalar locals (loop bodies of scalar code allocate nothing).
-        no_loop = shape == (1,) and all(
-            not e.outputs[0].aval.shape for _, e in members if e.primitive in reduction_lowering) and not any(
-            e.primitive in uses_loop_index for _, e in members)
+        # A run over one element needs no loop: its values stay scalar locals
+        # (loop bodies of scalar code allocate nothing).
+        no_loop = all(d == 1 for d in shape) and not any(e.primitive in uses_loop_index for _, e in members)
         scalars: dict[Var, str] = {}
         after: list[str] = []
 
@@ -422,7 +443,7 @@ class CodeGenerator:
         # arrays the loop stores into: values used outside the run, and reduction outputs
         for i, eqn in members:
             out = eqn.outputs[0]
-            if no_loop and not out.aval.shape:
+            if no_loop:
                 continue
             if eqn.primitive in reduction_lowering:
                 self._alloc_accumulator(eqn, after)
@@ -447,16 +468,15 @@ class CodeGenerator:
             scalars[out] = s
             if not needed_outside(out):
                 continue
-            if no_loop and not out.aval.shape:
+            if no_loop:
                 self.held[out] = s
-            elif no_loop:
-                w.emit(f"{self.name(out)}[0] = {s}")
             else:
                 w.emit(f"{self.name(out)}[{self.broadcast_index(out.aval.shape, shape)}] = {s}")
         if not no_loop:
             w.close_loops(shape)
         for decl, loop_shape, body in after:   # float32 results of float64 accumulators
-            w.emit(decl)
+            if decl:
+                self.alloc(decl)
             w.open_loops(loop_shape)
             w.emit(body)
             w.close_loops(loop_shape)
@@ -473,7 +493,8 @@ class CodeGenerator:
     def _acc_name(self, eqn) -> str:
         out = eqn.outputs[0]
         acc_dt = reduction_lowering[eqn.primitive].acc_dtype(out.aval.dtype)
-        return self.name(out) if acc_dt == out.aval.dtype else self.name(out) + "_acc"
+        name = "_" + self.name(out) if is_scalar(out.aval) else self.name(out)
+        return name if acc_dt == out.aval.dtype else name + "_acc"
 
     def _alloc_accumulator(self, eqn, after):
         out = eqn.outputs[0]
@@ -481,17 +502,27 @@ class CodeGenerator:
         dt = out.aval.dtype
         acc_dt = rule.acc_dtype(dt)
         acc = self._acc_name(eqn)
+        if is_scalar(out.aval):   # one element: a scalar local, held after the loop
+            init = rule.identity(acc_dt)
+            self.w.emit(f"{acc} = {init if init.startswith(np_type(acc_dt) + '(') else f'{np_type(acc_dt)}({init})'}")
+            self.held[out] = "_" + self.name(out)
+            if acc_dt != dt:
+                after.append((None, (), f"_{self.name(out)} = {np_type(dt)}({acc})"))
+            return
         self.alloc(out, fill=rule.identity(acc_dt), dtype=acc_dt, name=acc)
         if acc_dt != dt:
             shape = ishape(out.aval)
             idx = ", ".join(f"i{d}" for d in range(len(shape)))
-            after.append((f"{self.name(out)} = np.empty({shape_src(shape)}, {np_type(dt)})", shape,
-                          f"{self.name(out)}[{idx}] = {np_type(dt)}({acc}[{idx}])"))
+            after.append((out, shape, f"{self.name(out)}[{idx}] = {np_type(dt)}({acc}[{idx}])"))
 
     def _emit_accumulate(self, eqn, shape, scalars):
         out = eqn.outputs[0]
         x = eqn.inputs[0]
         axes, keepdims = eqn.params["axes"], eqn.params["keepdims"]
+        if is_scalar(out.aval):
+            v = self.read(x, shape, scalars)
+            self.w.emit(reduction_lowering[eqn.primitive].update(self._acc_name(eqn), v))
+            return
         if out.aval.shape == ():
             idx = "0"
         elif keepdims:
@@ -506,6 +537,64 @@ class CodeGenerator:
         args = [self.read(a, shape, scalars) for a in eqn.inputs]
         return scalar_lowering[eqn.primitive](eqn, *args)
 
+    # ------------------------------------------------------------------ allocations in loop bodies
+    # An array a loop body allocates is allocated once, before the loop, when
+    # no reference to it outlives its iteration (``private``); a loop carry the
+    # body allocates gets two buffers before the loop, written in turn (the
+    # carry read in an iteration is the other one), when no carry can be a
+    # body input itself (which could keep a buffer alive for two iterations).
+    # np.empty's contents are undefined: every rule fills what it allocates.
+
+    def begin_loop_body(self, body: Program, carried) -> "_Hoist":
+        """Called where the loop's header is about to be written; ``carried``:
+        the body's outputs that outlive an iteration."""
+        escaping = {a for a in carried if type(a) is Var}
+        for eqn in reversed(body.eqns):   # what may share an array with what escapes
+            if not any(o in escaping for o in eqn.outputs):
+                continue
+            if eqn.primitive in views_operand or eqn.primitive in updates_operand:
+                if type(eqn.inputs[0]) is Var:
+                    escaping.add(eqn.inputs[0])
+            elif subprograms(eqn):   # a loop's or branch's result can be its operand
+                escaping.update(a for a in eqn.inputs if type(a) is Var)
+        defined = {o: e for e in body.eqns for o in e.outputs}
+        double = set()
+        if not escaping & set(body.in_vars):
+            double = {a for a in carried if a in defined and not (
+                defined[a].primitive in views_operand or defined[a].primitive in updates_operand
+                or subprograms(defined[a]))}
+        h = _Hoist(self.w, len(self.w.lines), self.w.depth, set(defined) - escaping, double)
+        self._hoists.append(h)
+        return h
+
+    def end_loop_body(self, h: "_Hoist"):
+        """Called after the body's carries are assigned, still inside the loop."""
+        assert self._hoists[-1] is h
+        self._hoists.pop()
+        for name in h.swaps:
+            self.w.emit(f"{name}_b0, {name}_b1 = {name}_b1, {name}_b0")
+
+    def _emit_empty(self, v: Var, name: str, alloc: str):
+        h = self._hoists[-1] if self._hoists else None
+        if h is None or h.w is not self.w or name in h.hoisted or (
+                v not in h.private and (v not in h.double or name != self.name(v))):
+            self.w.emit(f"{name} = {alloc}")
+            return
+        h.hoisted.add(name)
+        if v in h.private:
+            self._insert_before_loop(h, [f"{name} = {alloc}  # hoisted"])
+        else:
+            self._insert_before_loop(h, [f"{name}_b0 = {alloc}  # carry buffers", f"{name}_b1 = {alloc}"])
+            self.w.emit(f"{name} = {name}_b0")
+            h.swaps.append(name)
+
+    def _insert_before_loop(self, h: "_Hoist", lines):
+        at = h.at
+        h.w.lines[at:at] = ["    " * h.depth + line for line in lines]
+        for other in self._hoists:   # the insertion points at or after this one move down
+            if other.w is h.w and other.at >= at:
+                other.at += len(lines)
+
     # ------------------------------------------------------------------ bodies of loops and branches
     # Used by the control-flow rules (lowering.py): bodies are emitted inline, their
     # inputs bound to the outer values without copies, loop carries held in the
@@ -517,7 +606,7 @@ class CodeGenerator:
 
     def bind(self, var: Var, atom):
         """Make body input ``var`` stand for the outer ``atom``."""
-        if var.aval.shape:
+        if not is_scalar(var.aval):
             self.names[var] = self.arr(atom)
         elif type(atom) is Var and atom in self.held:
             self.held[var] = self.held[atom]
@@ -529,7 +618,7 @@ class CodeGenerator:
             self.held[var] = local
 
     def bind_local(self, var: Var, local: str):
-        if var.aval.shape:
+        if not is_scalar(var.aval):
             self.names[var] = local
         else:
             self.held[var] = local
@@ -538,7 +627,7 @@ class CodeGenerator:
         """The outputs' locals, initialised from ``inits`` (no copy)."""
         locals_, values = [], []
         for o, a in zip(outs, inits):
-            if o.aval.shape:
+            if not is_scalar(o.aval):
                 locals_.append(self.name(o))
                 values.append(self.arr(a))
             else:
@@ -549,7 +638,7 @@ class CodeGenerator:
 
     def result(self, atom, like: Var) -> str:
         """A body output as the value stored into a carry or result local."""
-        if like.aval.shape:
+        if not is_scalar(like.aval):
             return self.arr(atom)
         return f"{np_type(like.aval.dtype)}({self.scalar_of(atom)})"
 
@@ -561,7 +650,7 @@ class CodeGenerator:
 
     def finish(self, outs, locals_):
         for o, local in zip(outs, locals_):
-            if not o.aval.shape:
+            if is_scalar(o.aval):
                 self.held[o] = local
                 self.materialized.discard(o)
 
@@ -575,6 +664,16 @@ class CodeGenerator:
 
     def emit_body(self, program: Program):
         self._emit_eqns(program.eqns, 0, len(program.eqns))
+
+
+class _Hoist:
+    """A loop body being emitted: where its allocations go (``w.lines[at]``, at ``depth``)."""
+
+    def __init__(self, w, at, depth, private, double):
+        self.w, self.at, self.depth = w, at, depth
+        self.private, self.double = private, double
+        self.hoisted: set[str] = set()
+        self.swaps: list[str] = []
 
 
 def _fuses(eqn) -> bool:

@@ -49,7 +49,8 @@ from ...primitives.shape import (broadcast_to_p, concatenate_p, iota_p, pad_add_
 from ...primitives.sort import argsort_p
 
 __all__ = ["scalar_lowering", "reduction_lowering", "emit_lowering", "Reduction", "NOT_LOWERED",
-           "uses_loop_index", "views_operand", "unsupported", "np_type", "ishape", "shape_src"]
+           "uses_loop_index", "views_operand", "updates_operand", "unsupported", "np_type", "ishape", "shape_src",
+           "is_scalar", "zero_index"]
 
 scalar_lowering: dict = {}      # Primitive -> rule(eqn, *operand_exprs) -> str
 reduction_lowering: dict = {}   # Primitive -> Reduction
@@ -83,6 +84,17 @@ _NP_TYPES = {"float32": "np.float32", "float64": "np.float64", "float16": "np.fl
 
 def np_type(dtype) -> str:
     return _NP_TYPES[np.dtype(dtype).name]
+
+
+def is_scalar(aval) -> bool:
+    """Whether a value of ``aval`` has one element (0-d, or shape (1,), (1, 1), ...):
+    the code generator holds such values in scalar locals (``gen.held``), not arrays."""
+    return all(d == 1 for d in aval.shape)
+
+
+def zero_index(aval) -> str:
+    """The index of a one-element array's element: ``0`` or ``0, 0``, ..."""
+    return ", ".join("0" for _ in ishape(aval))
 
 
 def ishape(aval) -> tuple:
@@ -276,6 +288,9 @@ reduction_lowering.update({
 
 def _reshape(gen, eqn):
     x, out = eqn.inputs[0], eqn.outputs[0]
+    if is_scalar(out.aval):   # one element: the same scalar
+        gen.hold(out, gen.scalar_of(x))
+        return
     src = gen.arr(x)
     gen.w.emit(f"{gen.name(out)} = {src}.reshape({shape_src(ishape(out.aval))})")
 
@@ -320,6 +335,9 @@ def _copy_loop(gen, out, src_index_of, src_name, shape=None):
 def _transpose(gen, eqn):
     x, out = eqn.inputs[0], eqn.outputs[0]
     perm = eqn.params["permutation"]
+    if is_scalar(out.aval):
+        gen.hold(out, gen.scalar_of(x))
+        return
     inv = [0] * len(perm)
     for k, p in enumerate(perm):
         inv[p] = k
@@ -334,8 +352,10 @@ def _slice(gen, eqn):
         return ", ".join(
             (f"{b} + i{d}" if s == 1 else f"{b} + i{d} * {s}") if b else (f"i{d}" if s == 1 else f"i{d} * {s}")
             for d, (b, s) in enumerate(zip(starts, strides)))
-    if not out.aval.shape:
-        _copy_loop(gen, out, lambda: "0", gen.arr(x))
+    if is_scalar(x.aval):
+        gen.hold(out, gen.scalar_of(x))
+    elif is_scalar(out.aval):   # one element: read into a scalar local
+        gen.hold(out, f"{gen.arr(x)}[{', '.join(map(str, starts))}]")
     else:
         _copy_loop(gen, out, idx, gen.arr(x))
 
@@ -344,6 +364,9 @@ def _rev(gen, eqn):
     x, out = eqn.inputs[0], eqn.outputs[0]
     axes = eqn.params["axes"]
     shape = out.aval.shape
+    if is_scalar(out.aval):
+        gen.hold(out, gen.scalar_of(x))
+        return
     _copy_loop(gen, out, lambda: ", ".join(f"{shape[d] - 1} - i{d}" if d in axes else f"i{d}"
                                            for d in range(len(shape))), gen.arr(x))
 
@@ -351,10 +374,13 @@ def _rev(gen, eqn):
 def _pad(gen, eqn):
     x, out = eqn.inputs[0], eqn.outputs[0]
     low, interior = eqn.params["low"], eqn.params["interior"]
+    if is_scalar(out.aval):   # (paddings are not negative) x itself, or zero when x is empty
+        gen.hold(out, gen.scalar_of(x) if is_scalar(x.aval) else gen.literal_of(0, out.aval.dtype))
+        return
     gen.alloc(out, fill=f"{np_type(out.aval.dtype)}(0)")
     shape = ishape(x.aval)
-    if not x.aval.shape:
-        gen.w.emit(f"{gen.name(out)}[0] = {gen.scalar_of(x)}")
+    if is_scalar(x.aval):   # one element at `low`
+        gen.w.emit(f"{gen.name(out)}[{', '.join(map(str, low))}] = {gen.scalar_of(x)}")
         return
     gen.w.open_loops(shape)
     dst = ", ".join(f"{l} + i{d} * {i + 1}" for d, (l, i) in enumerate(zip(low, interior)))
@@ -365,11 +391,19 @@ def _pad(gen, eqn):
 def _concatenate(gen, eqn):
     out = eqn.outputs[0]
     axis = eqn.params["axis"]
+    if is_scalar(out.aval):   # one operand of one element, the others empty
+        gen.hold(out, gen.scalar_of(next(x for x in eqn.inputs if is_scalar(x.aval))))
+        return
     gen.alloc(out)
     offset = 0
     for x in eqn.inputs:
         shape = x.aval.shape
         if 0 in shape:
+            continue
+        if is_scalar(x.aval):   # one element: one store, no loop
+            dst = ", ".join(str(offset) if d == axis else "0" for d in range(len(shape)))
+            gen.w.emit(f"{gen.name(out)}[{dst}] = {gen.scalar_of(x)}")
+            offset += 1
             continue
         src = gen.arr(x)
         gen.w.open_loops(shape)
@@ -395,10 +429,9 @@ def _take(gen, eqn):
     n = x.aval.shape[axis]
     idx_ix, pre, post = _gather_indices(x, idx, axis)
     X = gen.arr(x)
-    if not out.aval.shape:   # one element of a vector: a scalar local
-        local = "_" + gen.name(out)
-        gen.w.emit(f"{local} = {X}[min(max({gen.scalar_of(idx)}, 0), {n - 1})]")
-        gen.held[out] = local
+    if is_scalar(out.aval):   # one element: a scalar local
+        src = ["0"] * axis + [f"min(max({gen.scalar_of(idx)}, 0), {n - 1})"] + ["0"] * len(post)
+        gen.hold(out, f"{X}[{', '.join(src)}]")
         return
     I = gen.arr(idx)
     gen.alloc(out)
@@ -416,11 +449,12 @@ def _scatter_add(gen, eqn):
     n = operand.aval.shape[axis]
     shape = updates.aval.shape
     # out-of-range indices drop their updates (XLA's scatter; take clamps instead)
-    if not shape:   # one index into a vector, one update: scalars, no arrays
+    if is_scalar(updates.aval):   # one index, one update: scalars, no arrays
         j, u = gen.scalar_of(idx), gen.scalar_of(updates)
         O = gen.update_target(eqn, operand)
+        dst = ["0"] * axis + ["j_"] + ["0"] * (len(operand.aval.shape) - axis - 1)
         gen.w.emit(f"j_ = {j}")
-        gen.w.emit(f"if 0 <= j_ < {n}: {O}[j_] += {u}")
+        gen.w.emit(f"if 0 <= j_ < {n}: {O}[{', '.join(dst)}] += {u}")
         return
     I, U = gen.arr(idx), gen.arr(updates)
     O = gen.update_target(eqn, operand)
@@ -439,12 +473,13 @@ def _pad_add(gen, eqn):
     buf, piece = eqn.inputs
     out = eqn.outputs[0]
     low, interior = eqn.params["low"], eqn.params["interior"]
-    if not out.aval.shape:   # 0-d buffer and piece: a scalar local
-        local = "_" + gen.name(out)
-        gen.w.emit(f"{local} = {np_type(out.aval.dtype)}({gen.scalar_of(buf)} + {gen.scalar_of(piece)})")
-        gen.held[out] = local
+    if is_scalar(out.aval):   # one-element buffer and piece: a scalar local
+        if not is_scalar(piece.aval):   # an empty piece
+            gen.hold(out, gen.scalar_of(buf))
+            return
+        gen.hold(out, f"{np_type(out.aval.dtype)}({gen.scalar_of(buf)} + {gen.scalar_of(piece)})")
         return
-    if not piece.aval.shape:   # one element at `low`
+    if is_scalar(piece.aval):   # one element at `low`
         p = gen.scalar_of(piece)
         O = gen.update_target(eqn, buf)
         gen.w.emit(f"{O}[{', '.join(map(str, low))}] += {p}")
@@ -544,6 +579,7 @@ def _fori_loop(gen, eqn):
     restore = gen.scoped()
     for v, a in zip(body.in_vars[:nc], consts):
         gen.bind(v, a)
+    hoist = gen.begin_loop_body(body, body.out_atoms)
     gen.w.emit(f"for it{k}_ in range({gen.scalar_of(lo)}, {gen.scalar_of(hi)}):")
     gen.w.depth += 1
     index = body.in_vars[nc]
@@ -552,6 +588,7 @@ def _fori_loop(gen, eqn):
         gen.bind_local(v, local)
     gen.emit_body(body)
     gen.assign(carry, [gen.result(a, o) for a, o in zip(body.out_atoms, eqn.outputs)])
+    gen.end_loop_body(hoist)
     gen.w.depth -= 1
     restore()
     gen.finish(eqn.outputs, carry)
@@ -571,6 +608,7 @@ def _while_loop(gen, eqn):
         gen.bind(v, a)
     for v, a in zip(body.in_vars[:nbc], body_consts):
         gen.bind(v, a)
+    hoist = gen.begin_loop_body(body, body.out_atoms)
     gen.w.emit("while True:")
     gen.w.depth += 1
     for v, local in zip(cond.in_vars[ncc:], carry):
@@ -582,6 +620,7 @@ def _while_loop(gen, eqn):
         gen.bind_local(v, local)
     gen.emit_body(body)
     gen.assign(carry, [gen.result(a, o) for a, o in zip(body.out_atoms, eqn.outputs)])
+    gen.end_loop_body(hoist)
     gen.w.depth -= 1
     restore()
     gen.finish(eqn.outputs, carry)
@@ -604,6 +643,8 @@ def _scan(gen, eqn):
     for v, a in zip(body.in_vars[:nc], consts):
         gen.bind(v, a)
     x_arrays = [gen.arr(x) for x in xs]
+    # the ys are copied out in their iteration: only the carries outlive it
+    hoist = gen.begin_loop_body(body, body.out_atoms[:ncar])
     gen.w.emit(f"for t{k}_ in range({length}):")
     gen.w.depth += 1
     at = f"ix{k}_"
@@ -611,14 +652,18 @@ def _scan(gen, eqn):
     for v, local in zip(body.in_vars[nc:nc + ncar], carry):
         gen.bind_local(v, local)
     for v, x in zip(body.in_vars[nc + ncar:], x_arrays):
-        local = gen.name(v) if v.aval.shape else "_" + gen.name(v)
-        gen.w.emit(f"{local} = {x}[{at}]")
+        if is_scalar(v.aval):   # one element of each step: a scalar local
+            local = "_" + gen.name(v)
+            gen.w.emit(f"{local} = {x}[{', '.join([at] + ['0'] * len(v.aval.shape))}]")
+        else:
+            local = gen.name(v)
+            gen.w.emit(f"{local} = {x}[{at}]")
         gen.bind_local(v, local)
     gen.emit_body(body)
     for y, atom in zip(ys, body.out_atoms[ncar:]):
         inner = y.aval.shape[1:]
-        if not inner:
-            gen.w.emit(f"{gen.name(y)}[{at}] = {gen.scalar_of(atom)}")
+        if all(d == 1 for d in inner):
+            gen.w.emit(f"{gen.name(y)}[{', '.join([at] + ['0'] * len(inner))}] = {gen.scalar_of(atom)}")
             continue
         src = gen.arr(atom)
         gen.w.open_loops(inner)
@@ -626,6 +671,7 @@ def _scan(gen, eqn):
         gen.w.emit(f"{gen.name(y)}[{at}, {idx}] = {src}[{idx}]")
         gen.w.close_loops(inner)
     gen.assign(carry, [gen.result(a, o) for a, o in zip(body.out_atoms[:ncar], carry_outs)])
+    gen.end_loop_body(hoist)
     gen.w.depth -= 1
     restore()
     gen.finish(carry_outs, carry)
@@ -636,8 +682,8 @@ def _switch(gen, eqn):
     index, *operands = eqn.inputs
     k = gen.new_id()
     gen.w.emit(f"# switch {k}")
-    locals_ = [gen.name(o) if o.aval.shape else "_" + gen.name(o) for o in eqn.outputs]
-    op_arrays = [gen.arr(a) if a.aval.shape else None for a in operands]
+    locals_ = ["_" + gen.name(o) if is_scalar(o.aval) else gen.name(o) for o in eqn.outputs]
+    op_arrays = [None if is_scalar(a.aval) else gen.arr(a) for a in operands]
     idx = f"br{k}_"
     gen.w.emit(f"{idx} = {gen.scalar_of(index)}")
     last = len(branches) - 1
@@ -659,6 +705,10 @@ def _switch(gen, eqn):
         gen.w.depth -= 1
     gen.finish(eqn.outputs, locals_)
 
+
+# Emitters whose output may be their first operand's array, updated in place
+# (``gen.update_target``).
+updates_operand = {pad_add_p, scatter_add_p}
 
 emit_lowering.update({
     reshape_p: _reshape,
