@@ -106,7 +106,7 @@ def main(epochs: int = 40, batch_size: int = 32, lr: float = 1e-3, hidden=(128, 
 
     keys = fg.random.split(key, epochs)
     if fg.config.default_backend == "numba":
-        say("compiling the epoch with Numba (about 20 s the first time; cached on disk for later runs)...")
+        say("compiling the epoch with Numba (about 10 s the first time; cached on disk for later runs)...")
     start = time.perf_counter()
     # Wait for Numba on this first call, so that every epoch below runs compiled
     # code (funcgrad's default, async, would train the first epochs in the NumPy
