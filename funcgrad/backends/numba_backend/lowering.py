@@ -48,7 +48,25 @@ from ...primitives.shape import (broadcast_to_p, concatenate_p, iota_p, pad_add_
                                  rev_p, slice_p, transpose_p)
 from ...primitives.sort import argsort_p
 
-__all__ = ["scalar_lowering", "reduction_lowering", "emit_lowering", "Reduction", "NOT_LOWERED",
+# The helper functions the rules below may call from generated code, by the
+# module that defines them: the generated module imports exactly these. A rule
+# that needs a new helper adds its name here, beside the rule.
+RUNTIME_HELPERS = {
+    "funcgrad.backends.numba_backend.blas": ("gemm_f32", "gemm_f64", "gemm_loops"),
+    "funcgrad.backends.numba_backend.scalar": ("fmax", "fmin", "sign", "logistic", "rint", "remainder_float",
+                                               "remainder_int", "floordiv_float", "floordiv_int"),
+    "funcgrad.backends.numba_backend.fastmath": ("exp_f32", "exp_f64", "expm1_f32", "expm1_f64", "log_f32",
+                                                 "log_f64", "log1p_f32", "log1p_f64", "tanh_f32", "tanh_f64",
+                                                 "logistic_f32", "logistic_f64"),
+}
+
+
+def runtime_imports() -> str:
+    """The import lines of ``RUNTIME_HELPERS`` for a generated module."""
+    return "".join(f"from {module} import ({', '.join(names)})\n" for module, names in RUNTIME_HELPERS.items())
+
+
+__all__ = ["scalar_lowering", "reduction_lowering", "emit_lowering", "Reduction", "NOT_LOWERED", "RUNTIME_HELPERS",
            "uses_loop_index", "views_operand", "updates_operand", "unsupported", "np_type", "ishape", "shape_src",
            "is_scalar", "zero_index"]
 
