@@ -238,16 +238,20 @@ def pretty_print(program: Program, indent: int = 0) -> str:
 
 # ----------------------------------------------------------------------------- passes
 
-def dead_code_elimination(program: Program) -> Program:
+def dead_code_elimination(program: Program, *, has_effect=None, rewrite=None) -> Program:
     """Drop equations whose outputs no output depends on, and unused constants.
 
     Inputs are kept even when unused: they are the program's signature.
+    ``has_effect(eqn)`` decides which equations stay regardless (default: the
+    primitive's flag); ``rewrite(eqn)`` replaces each kept equation (the pass
+    in ``funcgrad.passes.dce`` uses both to enter control-flow bodies).
     """
     live = {a for a in program.out_atoms if isinstance(a, Var)}
     kept = []
     for eqn in reversed(program.eqns):
-        if any(o in live for o in eqn.outputs) or eqn.primitive.has_effect:
-            kept.append(eqn)
+        if any(o in live for o in eqn.outputs) or (
+                has_effect(eqn) if has_effect is not None else eqn.primitive.has_effect):
+            kept.append(rewrite(eqn) if rewrite is not None else eqn)
             live.update(a for a in eqn.inputs if isinstance(a, Var))
     kept.reverse()
     const_vars, consts = [], []

@@ -9,7 +9,7 @@ tracing uses; this one also enters the bodies of the equations it keeps.
 """
 from __future__ import annotations
 
-from ..core.ir import Program, Var
+from ..core.ir import Program, dead_code_elimination
 from ._util import has_effect, map_subprograms
 
 __all__ = ["dce"]
@@ -21,16 +21,5 @@ def dce(program: Program) -> Program:
 
 
 def _dce(program: Program, memo: dict) -> Program:
-    live = {a for a in program.out_atoms if type(a) is Var}
-    kept = []
-    for eqn in reversed(program.eqns):
-        if any(o in live for o in eqn.outputs) or has_effect(eqn):
-            kept.append(map_subprograms(eqn, lambda p: _dce(p, memo), memo))
-            live.update(a for a in eqn.inputs if type(a) is Var)
-    kept.reverse()
-    const_vars, consts = [], []
-    for v, c in zip(program.const_vars, program.consts):
-        if v in live:
-            const_vars.append(v)
-            consts.append(c)
-    return Program(program.in_vars, const_vars, consts, kept, program.out_atoms)
+    return dead_code_elimination(program, has_effect=has_effect,
+                                 rewrite=lambda eqn: map_subprograms(eqn, lambda p: _dce(p, memo), memo))
