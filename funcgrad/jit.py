@@ -62,6 +62,16 @@ class Lowered:
         return default_pipeline.run(self.program, record=True)
 
     @property
+    def fusion_plan(self):
+        """The fusion plan of ``ir`` (:func:`funcgrad.passes.plan_fusion`, printable): for the
+        Numba backend, the one its code generator renders (chunk and thread settings included)."""
+        if self.backend == "numba":
+            from .backends.numba_backend import codegen, parallel_enabled
+            return codegen.fusion_plan(self.ir, parallel_enabled())
+        from .passes import plan_fusion
+        return plan_fusion(self.ir)
+
+    @property
     def source(self) -> str | None:
         return getattr(self.compiled, "source", None)
 

@@ -19,6 +19,17 @@ turns it off); the interpreter runs programs as traced, so tests comparing
 the two backends check the passes too. ``fg.jit(f).lower(*args)`` shows the
 IR after the passes (``.ir``), before them (``.ir_before_passes``) and after
 every pass (``.as_text(passes=True)``).
+
+After the pipeline, :func:`plan_fusion` (``fusion.py``) reads the program
+and returns its fusion plan, data rather than a rewritten program: the groups
+of equations that share one loop nest (elementwise equations over one loop
+shape, with the reductions accumulated in it), their loop shapes, the values
+each group must store, and whether its outer loop may be split across
+threads; every other equation is a group of its own, and control-flow
+bodies have plans of their own. It is backend-neutral: the Numba code
+generator renders it, and a GPU backend can render the same plan.
+``print(plan)`` lists the groups; ``fg.jit(f).lower(*args).fusion_plan`` is
+the plan of the IR after the passes.
 """
 from __future__ import annotations
 
@@ -28,12 +39,13 @@ from ..core.ir import Program
 from .accumulate import accumulate
 from .cse import cse
 from .dce import dce
+from .fusion import Accumulator, FusionGroup, FusionPlan, plan_fusion
 from .pipeline import PassTrace, Pipeline, count_eqns
 from .simplify import simplify
 from .verify import IRError, verify
 
 __all__ = ["Pipeline", "PassTrace", "simplify", "cse", "accumulate", "dce", "verify", "IRError", "count_eqns",
-           "default_pipeline", "enabled", "optimize"]
+           "default_pipeline", "enabled", "optimize", "plan_fusion", "FusionPlan", "FusionGroup", "Accumulator"]
 
 # accumulate after cse: cse would merge the zero buffers it starts (one array
 # each, updated in place) into one that every chain then has to copy

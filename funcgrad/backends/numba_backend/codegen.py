@@ -4,19 +4,22 @@ The generated function reads like code a careful person would write: its
 variables carry the IR's names (as printed by ``make_ir``), one statement per
 line, shapes as constants (a program is specialised to its input shapes).
 
-- Runs of elementwise equations over one loop shape fuse into a single loop
-  nest; values used only inside the run stay scalars (no temporaries).
-  Broadcasting is an index expression. Reductions over that shape join the
-  loop as accumulations into their (small) output.
-- Every other equation is written by its rule in ``lowering.emit_lowering``
+Which equations share a loop nest is decided by the backend-neutral fusion
+plan (``funcgrad.passes.fusion.plan_fusion``); this module renders it:
+
+- A fused group (elementwise equations over one loop shape, and reductions
+  over that shape) becomes a single loop nest; values used only inside the
+  group stay scalars (no temporaries). Broadcasting is an index expression.
+  Reductions accumulate into their (small) output inside the loop.
+- A "single" group is written by its rule in ``lowering.emit_lowering``
   (``matmul`` calls BLAS ``gemm``; structural primitives are plain loops;
-  loops and branches are emitted inline).
+  loops and branches are emitted inline, their bodies from their plans).
 
 What each primitive becomes is in ``lowering.py``, in tables keyed by the
-primitive; this module holds the driver, fusion, and the helpers the rules
-call (``arr``, ``read``, ``alloc``, ``bind``, ...). Which table a primitive
-is in decides how it is emitted: ``scalar_lowering`` and
-``reduction_lowering`` fuse, ``emit_lowering`` stands alone.
+primitive; this module holds the driver, the rendering of fused groups, and
+the helpers the rules call (``arr``, ``read``, ``alloc``, ``bind``, ...).
+The plan's elementwise primitives are ``scalar_lowering``'s, its reductions
+``reduction_lowering``'s (checked when this module is imported).
 
 All arrays inside are C-contiguous. Values of one element (0-d, or shape
 (1,), (1, 1), ...: ``lowering.is_scalar``) are held in scalar locals
@@ -33,15 +36,17 @@ from collections import defaultdict
 import numpy as np
 
 from ...core.ir import Literal, Program, Var, _names
+from ...passes.fusion import ELEMENTWISE, LOOKAHEAD, MAX_FUSED, READS_INDEX, REDUCTIONS, FusionPlan, plan_fusion
 from ...primitives.control import subprograms
 from .lowering import (emit_lowering, is_scalar, ishape, np_type, reduction_lowering, scalar_lowering,
                        shape_src, unsupported, updates_operand, uses_loop_index, views_operand,
                        zero_index)
 
-__all__ = ["CodeGenerator", "count_eqns", "ishape", "np_type", "unsupported"]
+__all__ = ["CodeGenerator", "count_eqns", "fusion_plan", "ishape", "np_type", "unsupported"]
 
-MAX_FUSED = 64      # equations in one fused loop body (LLVM's cost is superlinear in a block's size)
-LOOKAHEAD = 128     # equations searched past a fused run for more of its loop shape
+# MAX_FUSED (equations in one fused loop body: LLVM's cost is superlinear in a
+# block's size) and LOOKAHEAD come from passes.fusion; set on this module, they
+# apply to this backend's plans (fusion_plan reads them at each call).
 CHUNK_EQNS = 200    # equations in one generated function, for large programs
 PARALLEL_MIN_ELEMENTS = 1 << 17   # fused loops this large run on several threads (when enabled)
 
@@ -51,6 +56,43 @@ PARALLEL_MIN_ELEMENTS = 1 << 17   # fused loops this large run on several thread
 _NJIT_FLAGS = 'cache=True, nogil=True, error_model="numpy"'
 
 _RESERVED = {"np", "range", "max", "min", "abs", "int", "float", "len", "fmax", "fmin", "sign"}
+
+
+def _check_tables():
+    """The fusion plan's classification against this backend's tables: every
+    primitive the plan fuses has a scalar or reduction rule here, and every
+    such rule's primitive is fused by the plan (else it would reach
+    ``emit_lowering``, where it has no rule)."""
+    problems = []
+    for what, plan_set, table in [("elementwise", ELEMENTWISE, scalar_lowering),
+                                  ("reduction", REDUCTIONS, reduction_lowering)]:
+        if set(table) != plan_set:
+            problems.append(f"{what}: in passes.fusion only {sorted(p.name for p in plan_set - set(table))}, "
+                            f"in lowering.py only {sorted(p.name for p in set(table) - plan_set)}")
+    if not uses_loop_index <= READS_INDEX:
+        problems.append(f"lowering.uses_loop_index not in passes.fusion.READS_INDEX: "
+                        f"{sorted(p.name for p in uses_loop_index - READS_INDEX)}")
+    if problems:
+        raise AssertionError("funcgrad.passes.fusion and the Numba lowering tables disagree: "
+                             + "; ".join(problems))
+
+
+_check_tables()
+
+
+def fusion_plan(program: Program, parallel: bool = False) -> FusionPlan:
+    """The fusion plan :class:`CodeGenerator` renders for ``program``: no
+    group spans a chunk function's boundary (large programs), and with
+    ``parallel`` loops of ``PARALLEL_MIN_ELEMENTS`` elements or more split
+    across threads."""
+    return plan_fusion(program, parallel=parallel, parallel_min_elements=PARALLEL_MIN_ELEMENTS,
+                       split_at=[lo for lo, _ in _chunks(len(program.eqns))[1:]],
+                       max_fused=MAX_FUSED, lookahead=LOOKAHEAD)
+
+
+def _chunks(n: int) -> list:
+    """(start, stop) of each chunk function's equations; none for small programs."""
+    return [(i, min(i + CHUNK_EQNS, n)) for i in range(0, n, CHUNK_EQNS)] if n > CHUNK_EQNS else []
 
 
 def _literal_src(value, dtype) -> str:
@@ -90,11 +132,6 @@ class _Writer:
         self.depth -= sum(n != 1 for n in shape)
 
 
-def _serial_reduction(eqn) -> bool:
-    """A reduction over the outer axis: iterations of that axis write one accumulator."""
-    return eqn.primitive in reduction_lowering and (0 in eqn.params["axes"] or not eqn.outputs[0].aval.shape)
-
-
 class CodeGenerator:
     """Writes the source of ``def <name>(<consts>, <inputs>): ... return (<outputs>,)``."""
 
@@ -120,6 +157,7 @@ class CodeGenerator:
         self._hoists: list[_Hoist] = []   # the loop bodies being emitted, innermost last
         # (function name, argument specs) of each chunk function, filled by generate()
         self.chunk_signatures: list[tuple[str, list]] = []
+        self.plan: FusionPlan | None = None    # the fusion plan rendered, made by generate()
 
     def _walk(self, program, gen):
         """Name variables in the order the IR printer does (bodies after their
@@ -273,7 +311,8 @@ class CodeGenerator:
                 prologue.emit(f"_{self.name(v)} = {np_type(v.aval.dtype)}({self.name(v)}_in)")
                 self.held[v] = "_" + self.name(v)
         n = len(p.eqns)
-        chunks = [(i, min(i + CHUNK_EQNS, n)) for i in range(0, n, CHUNK_EQNS)] if n > CHUNK_EQNS else []
+        chunks = _chunks(n)
+        self.plan = fusion_plan(p, self.parallel)
         parts = []
         if chunks:
             # Numba's and LLVM's cost grows faster than linearly with a function's
@@ -289,7 +328,7 @@ class CodeGenerator:
                     ("array", v.aval.dtype.str, len(ishape(v.aval))) for v in ins]))
                 outer, saved = self.w, self.materialized
                 self.w, self.materialized = _Writer(), set()
-                self._emit_eqns(self.program.eqns, lo, hi)
+                self._emit_groups(self.plan.between(lo, hi))
                 names = [self._iface(v) for v in outs]
                 self.w.emit("return (" + ", ".join(names) + ("," if len(names) == 1 else "") + ")")
                 header = f"def {self.fn_name}_part{k}({in_names}):"
@@ -300,7 +339,7 @@ class CodeGenerator:
                             if names else f"{self.fn_name}_part{k}({in_names})")
         else:
             self.w = prologue
-            self._emit_eqns(self.program.eqns, 0, n)
+            self._emit_groups(self.plan.groups)
         self._emit_return()
         header = [f"def {self.fn_name}({', '.join(params)}):"]
         main = (self.w.parallel, "\n".join(header + self.w.lines) + "\n")
@@ -308,18 +347,13 @@ class CodeGenerator:
             (f"@njit({_NJIT_FLAGS}, parallel=True)\n" if par else f"@njit({_NJIT_FLAGS})\n") + part
             for par, part in parts + [main])
 
-    def _emit_eqns(self, eqns, lo: int, hi: int):
-        pulled: set[int] = set()    # equations already emitted inside an earlier fused loop
-        i = lo
-        while i < hi:
-            if i in pulled:
-                i += 1
-                continue
-            if _fuses(eqns[i]):
-                i = self._fused_group(eqns, i, hi, pulled)
-                continue
-            emit_lowering[eqns[i].primitive](self, eqns[i])
-            i += 1
+    def _emit_groups(self, groups):
+        """Each group of the plan in turn: a fused loop nest, or one equation by its rule."""
+        for g in groups:
+            if g.fused:
+                self._emit_group(g)
+            else:
+                emit_lowering[g.eqns[0].primitive](self, g.eqns[0])
 
     def _chunk_interface(self, lo: int, hi: int):
         """Variables a chunk reads from before it, and those it defines that
@@ -373,100 +407,47 @@ class CodeGenerator:
                 return False
         return v in inputs
 
-    # ------------------------------------------------------------------ fusion
-    def _loop_shape(self, eqn):
-        if eqn.primitive in reduction_lowering:
-            return ishape(eqn.inputs[0].aval) if type(eqn.inputs[0]) is Var else (1,)
-        return ishape(eqn.outputs[0].aval)
-
-    def _fusable(self, eqn, shape, reduced_here) -> bool:
-        return (_fuses(eqn) and self._loop_shape(eqn) == shape
-                and not any(type(a) is Var and a in reduced_here for a in eqn.inputs))
-
-    def _fused_group(self, eqns, start: int, stop: int, pulled: set) -> int:
-        """Emit one fused loop: the run of fusable equations of one loop shape
-        from ``start``, then later ones of that shape whose inputs are ready
-        (pulled forward past the equations between: programs apply one
-        operation to every leaf of a pytree in turn, so one leaf's chain of
-        operations is spread out). Returns where the run stopped."""
-        shape = self._loop_shape(eqns[start])
-        members, reduced_here = [], set()
-        # A loop that could run on several threads keeps reductions over its
-        # outer axis out (they would make it serial): they get a loop of their own.
-        keep_parallel = self._may_parallel(shape) and not _serial_reduction(eqns[start])
-
-        def fits(eqn):
-            return self._fusable(eqn, shape, reduced_here) and not (keep_parallel and _serial_reduction(eqn))
-
-        def take(i, eqn):
-            members.append((i, eqn))
-            if eqn.primitive in reduction_lowering:
-                reduced_here.update(eqn.outputs)
-
-        i = start
-        while i < stop and len(members) < MAX_FUSED:
-            if i in pulled:
-                i += 1
-                continue
-            if not fits(eqns[i]):
-                break
-            take(i, eqns[i])
-            i += 1
-        waiting = set()    # outputs of the equations passed over: not computed yet
-        for j in range(i, min(stop, i + LOOKAHEAD)):
-            if len(members) >= MAX_FUSED:
-                break
-            if j in pulled:
-                continue
-            eqn = eqns[j]
-            if fits(eqn) and not any(
-                    type(a) is Var and a in waiting for a in eqn.inputs):
-                take(j, eqn)
-                pulled.add(j)
-            else:
-                waiting.update(eqn.outputs)
-        self._emit_group(members, shape)
-        return i
-
-    def _emit_group(self, members, shape):
+    # ------------------------------------------------------------------ fused groups
+    def _emit_group(self, g):
+        """One fused group of the plan (``passes.fusion.FusionGroup``) as a loop
+        nest over its loop shape, or as scalar statements when ``loop_free``."""
         w = self.w
-        member_eqns = {eqn for _, eqn in members}
-        # A run over one element needs no loop: its values stay scalar locals
+        shape = g.loop_shape
+        # A group over one element needs no loop: its values stay scalar locals
         # (loop bodies of scalar code allocate nothing).
-        no_loop = all(d == 1 for d in shape) and not any(e.primitive in uses_loop_index for _, e in members)
+        no_loop = g.loop_free
+        assert not (no_loop and any(e.primitive in uses_loop_index for e in g.eqns))
+        accumulated = g.accumulated
+        stored = set(g.outputs)    # values read after the group
         scalars: dict[Var, str] = {}
         after: list[str] = []
 
-        def needed_outside(out):
-            return out in self.outputs or any(c not in member_eqns for c in self.consumers[out])
-
-        # arrays the loop stores into: values used outside the run, and reduction outputs
-        for i, eqn in members:
-            out = eqn.outputs[0]
-            if no_loop:
-                continue
-            if eqn.primitive in reduction_lowering:
-                self._alloc_accumulator(eqn, after)
-            elif needed_outside(out):
-                self.alloc(out)
-        w.emit(f"# fused: {', '.join(e.primitive.name for _, e in members)}")
+        # arrays the loop stores into: values used outside the group, and reduction outputs
         if not no_loop:
-            w.open_loops(shape, parallel=self._parallel_loop(members, shape))
+            for eqn in g.eqns:
+                if eqn in accumulated:
+                    self._alloc_accumulator(eqn, after)
+                elif eqn.outputs[0] in stored:
+                    self.alloc(eqn.outputs[0])
+        w.emit(f"# fused: {', '.join(e.primitive.name for e in g.eqns)}")
+        if not no_loop:
+            w.open_loops(shape, parallel=g.parallel)
         loop_shape = None if no_loop else shape
-        for i, eqn in members:
+        for eqn in g.eqns:
             out = eqn.outputs[0]
             s = "_" + self.name(out)
-            if eqn.primitive in reduction_lowering:
+            acc = accumulated.get(eqn)
+            if acc is not None:
                 if no_loop:   # the reduction of one element is that element
                     w.emit(f"{s} = {np_type(out.aval.dtype)}({self.read(eqn.inputs[0], None, scalars)})")
                     scalars[out] = self.held[out] = s
                 else:
-                    self._emit_accumulate(eqn, shape, scalars)
+                    self._emit_accumulate(acc, shape, scalars)
                 continue
             expr = self._scalar_expr(eqn, loop_shape, scalars)
             w.emit(f"{s} = {expr}")
             scalars[out] = s
-            if not needed_outside(out):
+            if out not in stored:
                 continue
             if no_loop:
                 self.held[out] = s
@@ -480,14 +461,6 @@ class CodeGenerator:
             w.open_loops(loop_shape)
             w.emit(body)
             w.close_loops(loop_shape)
-
-    def _may_parallel(self, shape) -> bool:
-        return self.parallel and shape[0] >= 2 and int(np.prod(shape)) >= PARALLEL_MIN_ELEMENTS
-
-    def _parallel_loop(self, members, shape) -> bool:
-        """Split the outer loop across threads when the loop is large and no two
-        iterations of it write the same element (reductions keep axis 0)."""
-        return self._may_parallel(shape) and not any(_serial_reduction(e) for _, e in members)
 
     # reductions inside a fused loop (their rules: lowering.reduction_lowering)
     def _acc_name(self, eqn) -> str:
@@ -515,10 +488,11 @@ class CodeGenerator:
             idx = ", ".join(f"i{d}" for d in range(len(shape)))
             after.append((out, shape, f"{self.name(out)}[{idx}] = {np_type(dt)}({acc}[{idx}])"))
 
-    def _emit_accumulate(self, eqn, shape, scalars):
+    def _emit_accumulate(self, acc, shape, scalars):
+        eqn = acc.eqn
         out = eqn.outputs[0]
         x = eqn.inputs[0]
-        axes, keepdims = eqn.params["axes"], eqn.params["keepdims"]
+        axes, keepdims = acc.axes, acc.keepdims
         if is_scalar(out.aval):
             v = self.read(x, shape, scalars)
             self.w.emit(reduction_lowering[eqn.primitive].update(self._acc_name(eqn), v))
@@ -663,7 +637,12 @@ class CodeGenerator:
         return restore
 
     def emit_body(self, program: Program):
-        self._emit_eqns(program.eqns, 0, len(program.eqns))
+        """The equations of a loop body or branch, as its fusion plan groups them."""
+        plan = self.plan.plan_of(program) if self.plan is not None else None
+        if plan is None:   # not a body of this program's equations: planned on its own
+            plan = plan_fusion(program, parallel=self.parallel, parallel_min_elements=PARALLEL_MIN_ELEMENTS,
+                               max_fused=MAX_FUSED, lookahead=LOOKAHEAD)
+        self._emit_groups(plan.groups)
 
 
 class _Hoist:
@@ -674,11 +653,6 @@ class _Hoist:
         self.private, self.double = private, double
         self.hoisted: set[str] = set()
         self.swaps: list[str] = []
-
-
-def _fuses(eqn) -> bool:
-    """Whether ``eqn`` joins fused loops: an elementwise primitive or a reduction."""
-    return eqn.primitive in scalar_lowering or eqn.primitive in reduction_lowering
 
 
 def count_eqns(program: Program) -> int:
