@@ -8,10 +8,15 @@ at run time (``funcgrad.config.default_backend = "interpret"``).
   on a background thread, then calls switch to the compiled code, so no call
   waits on a compile; ``"sync"``: the first call compiles and waits.
 - ``max_compiled_eqns`` (``FUNCGRAD_MAX_COMPILED_EQNS``, default 2500): programs
-  with more equations are not compiled with Numba (whose compile time is about
-  6 ms per equation here) but run on the interpreter, an executor of NumPy's
-  precompiled kernels: no compile at all, and for such long elementwise chains
-  within 20% of the compiled code's speed (benchmarks/README.md).
+  with more equations are not compiled with Numba (whose compile time grows
+  with the program: minutes there) but run on the vm backend's machine, one
+  Numba function compiled once that runs any program encoded as data
+  (``funcgrad/backends/vm``); programs it cannot hold (float16, complex) on
+  the NumPy interpreter.
+- ``vm_first_calls`` (``FUNCGRAD_VM``, default on; ``0`` turns it off): in
+  ``async`` mode, a new program's first calls run on the vm's machine while
+  Numba compiles the program (the interpreter serves them until the machine
+  is loaded).
 - ``parallel`` (``FUNCGRAD_PARALLEL``): ``"auto"`` (default), ``"1"`` or ``"0"``:
   whether large fused loops (2**17 elements or more) run on several threads.
   ``auto`` enables it only with Numba's TBB threading layer (``pip install tbb``),
@@ -34,3 +39,4 @@ max_compiled_eqns: int = int(os.environ.get("FUNCGRAD_MAX_COMPILED_EQNS", "2500"
 parallel: str = os.environ.get("FUNCGRAD_PARALLEL", "auto")
 passes: bool = os.environ.get("FUNCGRAD_PASSES", "1").strip().lower() not in ("0", "false", "off", "no")
 compile_workers: int = int(os.environ.get("FUNCGRAD_COMPILE_WORKERS", "0"))
+vm_first_calls: bool = os.environ.get("FUNCGRAD_VM", "1").strip().lower() not in ("0", "false", "off", "no")

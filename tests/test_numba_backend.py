@@ -322,7 +322,7 @@ def test_new_closure_values_reuse_the_compiled_program():
     np.testing.assert_allclose(g2, c2 * (1 - np.tanh(w) ** 2), rtol=1e-12)
 
 
-def test_very_large_programs_run_on_the_interpreter_executor(monkeypatch):
+def test_very_large_programs_run_on_the_vm_machine(monkeypatch):
     monkeypatch.setattr(fg.config, "max_compiled_eqns", 5)
 
     def f(x):
@@ -332,6 +332,7 @@ def test_very_large_programs_run_on_the_interpreter_executor(monkeypatch):
     g = fg.jit(fg.grad(f), backend="numba")
     np.testing.assert_allclose(g(x), np.cos(2 * x) + 2 * x, rtol=1e-12)
     assert g.lower(x).source is None          # not compiled: no generated module
+    assert hasattr(g.lower(x).compiled, "encoded")   # run by the vm backend's machine
 
 
 def test_two_processes_compiling_the_same_entry_at_once(tmp_path):

@@ -20,10 +20,12 @@ def get_backend(name: str | None):
     name = name or config.default_backend
     if name not in _BACKENDS and name == "numba":
         from . import numba_backend  # noqa: F401  (registers itself)
+    if name not in _BACKENDS and name == "vm":
+        from . import vm  # noqa: F401  (registers itself)
     try:
         return _BACKENDS[name]
     except KeyError:
-        raise InputError(f"unknown backend {name!r}; choose one of {sorted(_BACKENDS) + ['numba']}") from None
+        raise InputError(f"unknown backend {name!r}; choose one of {sorted(set(_BACKENDS) | {'numba', 'vm'})}") from None
 
 
 from . import interpreter  # noqa: E402,F401

@@ -17,6 +17,7 @@ A :class:`Program` is plain data, like a jaxpr::
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ def dtype_short_name(dtype) -> str:
 class ShapedArray:
     """Abstract value: what tracing knows of an array (shape and dtype)."""
 
-    __slots__ = ("shape", "dtype", "weak_type", "_hash")
+    __slots__ = ("shape", "dtype", "weak_type", "_hash", "size")
 
     def __init__(self, shape, dtype, weak_type: bool = False):
         self.shape = tuple(int(d) for d in shape)
@@ -48,14 +49,11 @@ class ShapedArray:
         # weak: from a Python number; promotes like one (``x32 * s`` stays float32)
         self.weak_type = bool(weak_type)
         self._hash = hash((self.shape, self.dtype, self.weak_type))
+        self.size = math.prod(self.shape)   # the element count
 
     @property
     def ndim(self) -> int:
         return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
 
     def __eq__(self, other):
         return (isinstance(other, ShapedArray) and self.shape == other.shape and self.dtype == other.dtype

@@ -378,12 +378,9 @@ def compile_program(program: Program):
 
     n_eqns = count_eqns(program)
     if n_eqns > config.max_compiled_eqns:
-        # Very large programs: Numba would take minutes; NumPy's kernels need no compile.
-        run = interpret_program(program)
-        run.source = None
-        run.program = program
-        run.wait = lambda: False
-        return run
+        # Very large programs: Numba would take minutes. The vm backend's machine
+        # runs them compiled, with nothing to compile; what it cannot hold, NumPy's kernels.
+        return _large_program(program)
     source, chunk_signatures = generated_module(program)
     consts = [_boundary(np.asarray(c)) for c in program.consts]
     scalar_in = [not v.aval.shape for v in program.in_vars]
@@ -428,7 +425,8 @@ def compile_program(program: Program):
                         state["compiling"] = t
                         t.start()
                 if state["call"] is None:
-                    return interpreted(*args)
+                    first = tier.get()     # the vm's machine, once loaded; else the interpreter
+                    return first(*args) if first is not None else interpreted(*args)
                 call = state["call"]
             else:
                 with state_lock:
@@ -450,8 +448,42 @@ def compile_program(program: Program):
         return state["call"] is not None
 
     interpreted = interpret_program(program)
+    tier = _first_tier(program) if config.compile_mode == "async" else _NO_TIER
     run.wait = wait
     run.source = source
+    run.program = program
+    run.first_tier = tier
+    return run
+
+
+class _NoTier:
+    @staticmethod
+    def get():
+        return None
+
+
+_NO_TIER = _NoTier()
+
+
+def _first_tier(program):
+    from ... import config
+
+    if not config.vm_first_calls:
+        return _NO_TIER
+    from ..vm import FirstTier
+    return FirstTier(program)
+
+
+def _large_program(program):
+    from ..interpreter import compile_program as interpret_program
+    from ..vm import compile_program as vm_program, vm_supported
+
+    if not vm_supported(program):
+        run = vm_program(program)
+    else:
+        run = interpret_program(program)
+        run.wait = lambda: False
+    run.source = None
     run.program = program
     return run
 
