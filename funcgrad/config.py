@@ -13,6 +13,12 @@ at run time (``funcgrad.config.default_backend = "interpret"``).
   Numba function compiled once that runs any program encoded as data
   (``funcgrad/backends/vm``); programs it cannot hold (float16, complex) on
   the NumPy interpreter.
+- ``max_compiled_programs`` (``FUNCGRAD_MAX_COMPILED_PROGRAMS``, default 256):
+  how many programs one process compiles with Numba. Numba's compiled code
+  stays in memory until the process exits (LLVM's MCJIT cannot free it,
+  numba#5976), about 1-4 MiB a program; past this many, new programs run on
+  the vm backend's machine instead, whose memory per program is its encoding,
+  freed with it.
 - ``vm_first_calls`` (``FUNCGRAD_VM``, default on; ``0`` turns it off): in
   ``async`` mode, a new program's first calls run on the vm's machine while
   Numba compiles the program (the interpreter serves them until the machine
@@ -39,4 +45,5 @@ max_compiled_eqns: int = int(os.environ.get("FUNCGRAD_MAX_COMPILED_EQNS", "2500"
 parallel: str = os.environ.get("FUNCGRAD_PARALLEL", "auto")
 passes: bool = os.environ.get("FUNCGRAD_PASSES", "1").strip().lower() not in ("0", "false", "off", "no")
 compile_workers: int = int(os.environ.get("FUNCGRAD_COMPILE_WORKERS", "0"))
+max_compiled_programs: int = int(os.environ.get("FUNCGRAD_MAX_COMPILED_PROGRAMS", "256"))
 vm_first_calls: bool = os.environ.get("FUNCGRAD_VM", "1").strip().lower() not in ("0", "false", "off", "no")

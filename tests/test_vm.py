@@ -19,7 +19,7 @@ from funcgrad.core.trace import primitives
 pytest.importorskip("numba")
 
 from funcgrad.backends import interpreter, vm  # noqa: E402
-from funcgrad.backends.vm import machine  # noqa: E402
+from funcgrad.backends.vm import opcodes as machine  # noqa: E402
 from funcgrad.backends.vm.encode import encode, vm_supported  # noqa: E402
 from funcgrad.backends.vm.lowering import vm_lowering  # noqa: E402
 from test_lowering_tables import CASES, _float_args, _float_terms, _traced, _used  # noqa: E402
@@ -292,3 +292,16 @@ def test_async_first_calls_without_the_machine_use_the_interpreter(monkeypatch):
     np.testing.assert_allclose(run(x)[0], np.cos(x) * 3.5 - 0.75, rtol=1e-13)
     assert run.first_tier.get() is None
     run.wait()
+
+
+def test_past_the_compile_budget_new_programs_run_on_the_machine(monkeypatch):
+    from funcgrad.backends import numba_backend
+
+    x = RNG.normal(size=(4,))
+    monkeypatch.setattr(fg.config, "max_compiled_programs", len(numba_backend._modules))
+    run = numba_backend.compile_program(fg.make_ir(lambda x: fnp.sinh(x) * 0.3125 - 2.0)(x))
+    assert hasattr(run, "encoded") and run.source is None
+    np.testing.assert_allclose(run(x)[0], np.sinh(x) * 0.3125 - 2.0, rtol=1e-13)
+    monkeypatch.setattr(fg.config, "max_compiled_programs", 10**9)
+    run = numba_backend.compile_program(fg.make_ir(lambda x: fnp.sinh(x) * 0.3125 - 2.0)(x))
+    assert run.source is not None

@@ -381,6 +381,10 @@ def compile_program(program: Program):
         # Very large programs: Numba would take minutes. The vm backend's machine
         # runs them compiled, with nothing to compile; what it cannot hold, NumPy's kernels.
         return _large_program(program)
+    if len(_modules) >= config.max_compiled_programs and not _vm_unsupported(program):
+        # Numba's compiled code is never freed in a process (LLVM's MCJIT; numba#5976):
+        # past the budget, new programs run on the machine, whose memory is their encoding
+        return _large_program(program)
     source, chunk_signatures = generated_module(program)
     consts = [_boundary(np.asarray(c)) for c in program.consts]
     scalar_in = [not v.aval.shape for v in program.in_vars]
@@ -472,6 +476,11 @@ def _first_tier(program):
         return _NO_TIER
     from ..vm import FirstTier
     return FirstTier(program)
+
+
+def _vm_unsupported(program):
+    from ..vm import vm_supported
+    return vm_supported(program)
 
 
 def _large_program(program):

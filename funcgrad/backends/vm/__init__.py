@@ -22,6 +22,7 @@ held: such programs run on the interpreter.
 """
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 
@@ -46,9 +47,16 @@ _SAMPLE = (np.zeros((1, 10), np.int64), np.zeros(1, np.int64), np.zeros(1), np.z
 
 
 def _machine_source() -> str:
-    from . import machine
-    with open(machine.__file__, encoding="utf-8") as fh:
-        return fh.read()
+    """machine.py's text, with a hash of the instruction set it imports (so
+    that a change there names a new cache entry too)."""
+    import hashlib
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "machine.py"), encoding="utf-8") as fh:
+        source = fh.read()
+    with open(os.path.join(here, "opcodes.py"), "rb") as fh:
+        stamp = hashlib.sha256(fh.read()).hexdigest()
+    return source + f"\n# opcodes.py {stamp}\n"
 
 
 def ensure_machine():

@@ -27,7 +27,7 @@ import numpy as np
 from ...core.ir import Literal, Program, Var
 from ...errors import UnsupportedError
 from ...primitives.control import subprograms
-from . import machine as m
+from . import opcodes as m
 
 __all__ = ["encode", "Encoded", "Encoder", "Storage", "kind_of", "vm_supported", "unsigned64"]
 

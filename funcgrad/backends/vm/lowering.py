@@ -30,7 +30,7 @@ from ...primitives.reduction import (argmax_p, argmin_p, reduce_max_p, reduce_mi
 from ...primitives.shape import (broadcast_to_p, concatenate_p, iota_p, pad_add_p, pad_p, reshape_p,
                                  rev_p, slice_p, transpose_p)
 from ...primitives.sort import argsort_p
-from . import machine as m
+from . import opcodes as m
 from .encode import c_strides, flags_for, kind_of, unsigned64
 
 __all__ = ["vm_lowering", "SIGNED_ONLY"]
