@@ -180,8 +180,9 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), d
     ``jax.jit`` and ignored: funcgrad never writes into its inputs, so a
     donated array stays valid and unchanged (no buffer is reused).
 
-    ``backend``: ``"numba"`` or ``"interpret"`` (the NumPy reference, for
-    debugging); ``None`` (default) takes ``funcgrad.config.default_backend``
+    ``backend``: ``"numba"``, ``"vm"`` (the machine that runs programs encoded
+    as data, compiled once: no per-program compile) or ``"interpret"`` (the
+    NumPy reference, for debugging); ``None`` (default) takes ``funcgrad.config.default_backend``
     at the time ``jit`` is applied (``"numba"`` unless ``FUNCGRAD_BACKEND``
     says otherwise).
     """
