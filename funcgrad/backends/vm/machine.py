@@ -623,7 +623,7 @@ def _copy(H, d, s, n):
 
 # ----------------------------------------------------------------------------- the loop
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def execute(code, aux, F, I):
     """Run ``code`` over the heaps ``F`` and ``I`` (filled with the
     constants and inputs; the outputs are read from them afterwards)."""
@@ -637,16 +637,35 @@ def execute(code, aux, F, I):
         n = code[pc, N]
         flags = code[pc, FLAGS]
         if op == BINARY_F:
-            _binary_f(sub, F, d, a, code[pc, B], n, flags)
+            if n == 1 and sub <= B_DIV:   # one element, + - * /: most of a scalar graph
+                x = F[a]
+                y = F[code[pc, B]]
+                if sub == B_ADD:
+                    r = x + y
+                elif sub == B_MUL:
+                    r = x * y
+                elif sub == B_SUB:
+                    r = x - y
+                else:
+                    r = x / y
+                F[d] = np.float32(r) if flags & ROUND32 else r
+            else:
+                _binary_f(sub, F, d, a, code[pc, B], n, flags)
         elif op == UNARY_F:
             _unary_f(sub, F, d, a, n, flags)
         elif op == MOVE_F:
             _move(F, sub, d, a, aux, code[pc, X])
             _finish_f(F, code[pc, Y], n, flags)   # y, n: the destination's whole run
         elif op == COPY_F:
-            _copy(F, d, a, n)
+            if n == 1:
+                F[d] = F[a]
+            else:
+                _copy(F, d, a, n)
         elif op == SELECT_F:
-            _select(F, I, d, a, code[pc, B], code[pc, C], n, flags)
+            if n == 1:
+                F[d] = F[code[pc, B]] if I[a] != 0 else F[code[pc, C]]
+            else:
+                _select(F, I, d, a, code[pc, B], code[pc, C], n, flags)
         elif op == COMPARE_F:
             _compare(sub, F, I, d, a, code[pc, B], n, flags)
         elif op == REDUCE_F:
@@ -655,7 +674,13 @@ def execute(code, aux, F, I):
         elif op == FINITE:
             _finite(F, I, d, a, n, flags)
         elif op == TAKE_F:
-            _take(F, I, d, a, code[pc, B], aux, code[pc, X])
+            x = code[pc, X]
+            if aux[x] == 1 and aux[x + 2] == 1 and aux[x + 3] == 1:   # one element read at an index
+                t = I[code[pc, B]]
+                m = aux[x + 1]
+                F[d] = F[a + (0 if t < 0 else (m - 1 if t >= m else t))]
+            else:
+                _take(F, I, d, a, code[pc, B], aux, x)
         elif op == FILL_F:
             v = F[a]
             for i in range(n):
