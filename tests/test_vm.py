@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
@@ -23,7 +24,7 @@ from funcgrad.backends.vm import opcodes as machine  # noqa: E402
 from funcgrad.backends.vm.encode import encode, vm_supported  # noqa: E402
 from funcgrad.backends.vm.lowering import vm_lowering  # noqa: E402
 from test_lowering_tables import CASES, _float_args, _float_terms, _traced, _used  # noqa: E402
-from test_passes import _plans, _random_function  # noqa: E402
+from test_passes import OPS, _apply_op  # noqa: E402
 
 RNG = np.random.default_rng(11)
 
@@ -95,13 +96,35 @@ def test_every_rule_matches_the_interpreter(case, passes):
 
 
 # ----------------------------------------------------------------------------- random programs
+# test_passes.py's random programs (elementwise, identities, broadcasting,
+# reductions, reshapes, transposes, indexing, slices), with matrix products
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(plan=_plans, n_out=__import__("hypothesis").strategies.integers(1, 3),
-       dtype=__import__("hypothesis").strategies.sampled_from([np.float64, np.float32]),
-       seed=__import__("hypothesis").strategies.integers(0, 2 ** 16),
-       looped=__import__("hypothesis").strategies.booleans())
-def test_random_programs_and_their_gradients(plan, n_out, dtype, seed, looped):
+def _apply(op, a, b, k):
+    if op == "matmul":
+        if a.ndim == 2 and b.ndim >= 1 and a.shape[1] == b.shape[0]:
+            return a @ b
+        if a.ndim == 2:
+            return a @ a.T
+        return a
+    return _apply_op(op, a, b, k)
+
+
+def _random_function(plan, n_out):
+    def f(x, y, s):
+        pool = [x, y, s]
+        for op, i, j, k in plan:
+            pool.append(_apply(op, pool[i % len(pool)], pool[j % len(pool)], k))
+        return tuple(pool[-n_out:])
+    return f
+
+
+_plans = st.lists(st.tuples(st.sampled_from(OPS + ("matmul",) * 3), st.integers(0, 50), st.integers(0, 50),
+                            st.integers(0, 50)), min_size=1, max_size=14)
+
+
+def _random_case(plan, n_out, dtype, seed, looped):
+    """A random program's value and gradient (inside a loop body when ``looped``)
+    and its arguments."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(3, 4)).astype(dtype)
     y = rng.normal(size=(4,)).astype(dtype)
@@ -118,12 +141,35 @@ def test_random_programs_and_their_gradients(plan, n_out, dtype, seed, looped):
         # the same gradient, twice, inside a loop body: carries, consts, the counter
         def body(i, c):
             v, (gx, gy, gs) = value_grad(x * c[0], y, s)
-            return (c[0] * dtype(0.5) + dtype(0.5), c[1] + v)
+            return (c[0] * 0.5 + 0.5 + gx * 0.01, c[1] + v + fnp.sum(gy) * 0.1 + gs)
         return fg.fori_loop(0, 2, body, (x * 0 + 1, s * 0))
 
-    program = fg.make_ir(g)(x, y, s)
+    return fg.make_ir(g)(x, y, s), (x, y, s)
+
+
+_case_strategies = dict(plan=_plans, n_out=st.integers(1, 3), dtype=st.sampled_from([np.float64, np.float32]),
+                        seed=st.integers(0, 2 ** 16), looped=st.booleans())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**_case_strategies)
+def test_random_programs_and_their_gradients(plan, n_out, dtype, seed, looped):
+    program, args = _random_case(plan, n_out, dtype, seed, looped)
     tol = 1e-10 if dtype == np.float64 else 3e-4
-    assert_matches(on_vm(program, x, y, s), on_interpreter(program, x, y, s), tol)
+    assert_matches(on_vm(program, *args), on_interpreter(program, *args), tol)
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(**_case_strategies)
+def test_random_programs_agree_on_all_three_tiers(plan, n_out, dtype, seed, looped):
+    """The same, compiled with Numba too (a few examples: each costs a compile)."""
+    from funcgrad.backends import numba_backend
+
+    program, args = _random_case(plan, n_out, dtype, seed, looped)
+    tol = 1e-10 if dtype == np.float64 else 3e-4
+    want = on_interpreter(program, *args)
+    assert_matches(on_vm(program, *args), want, tol)
+    assert_matches(numba_backend.compile_program(program)(*args), want, tol)
 
 
 # ----------------------------------------------------------------------------- control flow and dtypes
