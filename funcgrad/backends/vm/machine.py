@@ -79,73 +79,10 @@ def _finish_i(I, d, n, flags):
 
 # ----------------------------------------------------------------------------- elementwise
 
-@njit(cache=True, error_model="numpy")
-def _unary_f(sub, F, d, a, n, flags):
-    sa = 0 if flags & S_A else 1
-    if sub == U_NEG:
-        for i in range(n):
-            F[d + i] = -F[a + i * sa]
-    elif sub == U_EXP:
-        for i in range(n):
-            F[d + i] = np.exp(F[a + i * sa])
-    elif sub == U_LOG:
-        for i in range(n):
-            F[d + i] = np.log(F[a + i * sa])
-    elif sub == U_LOG1P:
-        for i in range(n):
-            F[d + i] = np.log1p(F[a + i * sa])
-    elif sub == U_EXPM1:
-        for i in range(n):
-            F[d + i] = np.expm1(F[a + i * sa])
-    elif sub == U_SQRT:
-        for i in range(n):
-            F[d + i] = np.sqrt(F[a + i * sa])
-    elif sub == U_SIN:
-        for i in range(n):
-            F[d + i] = np.sin(F[a + i * sa])
-    elif sub == U_COS:
-        for i in range(n):
-            F[d + i] = np.cos(F[a + i * sa])
-    elif sub == U_TAN:
-        for i in range(n):
-            F[d + i] = np.tan(F[a + i * sa])
-    elif sub == U_ASIN:
-        for i in range(n):
-            F[d + i] = np.arcsin(F[a + i * sa])
-    elif sub == U_ACOS:
-        for i in range(n):
-            F[d + i] = np.arccos(F[a + i * sa])
-    elif sub == U_ATAN:
-        for i in range(n):
-            F[d + i] = np.arctan(F[a + i * sa])
-    elif sub == U_SINH:
-        for i in range(n):
-            F[d + i] = np.sinh(F[a + i * sa])
-    elif sub == U_COSH:
-        for i in range(n):
-            F[d + i] = np.cosh(F[a + i * sa])
-    elif sub == U_TANH:
-        for i in range(n):
-            F[d + i] = np.tanh(F[a + i * sa])
-    elif sub == U_LOGISTIC:
-        for i in range(n):
-            F[d + i] = logistic(F[a + i * sa])
-    elif sub == U_ABS:
-        for i in range(n):
-            F[d + i] = abs(F[a + i * sa])
-    elif sub == U_SIGN:
-        for i in range(n):
-            F[d + i] = sign(F[a + i * sa])
-    elif sub == U_FLOOR:
-        for i in range(n):
-            F[d + i] = np.floor(F[a + i * sa])
-    elif sub == U_CEIL:
-        for i in range(n):
-            F[d + i] = np.ceil(F[a + i * sa])
-    elif sub == U_ROUND:
-        for i in range(n):
-            F[d + i] = np.rint(F[a + i * sa])
-    _finish_f(F, d, n, flags)
+# _unary_f and _binary_f, the float elementwise operations, are generated
+# from the table in kernels.py and appended to this text when the machine is
+# loaded (funcgrad.backends.vm._machine_source): one loop per operation and
+# operand layout, so that LLVM vectorizes the contiguous ones.
 
 
 @njit(cache=True)
@@ -168,43 +105,6 @@ def _unary_i(sub, I, d, a, n, flags):
         for i in range(n):
             I[d + i] = ~I[a + i * sa]
     _finish_i(I, d, n, flags)
-
-
-@njit(cache=True, error_model="numpy")
-def _binary_f(sub, F, d, a, b, n, flags):
-    sa = 0 if flags & S_A else 1
-    sb = 0 if flags & S_B else 1
-    if sub == B_ADD:
-        for i in range(n):
-            F[d + i] = F[a + i * sa] + F[b + i * sb]
-    elif sub == B_MUL:
-        for i in range(n):
-            F[d + i] = F[a + i * sa] * F[b + i * sb]
-    elif sub == B_SUB:
-        for i in range(n):
-            F[d + i] = F[a + i * sa] - F[b + i * sb]
-    elif sub == B_DIV:
-        for i in range(n):
-            F[d + i] = F[a + i * sa] / F[b + i * sb]
-    elif sub == B_MAX:
-        for i in range(n):
-            F[d + i] = fmax(F[a + i * sa], F[b + i * sb])
-    elif sub == B_MIN:
-        for i in range(n):
-            F[d + i] = fmin(F[a + i * sa], F[b + i * sb])
-    elif sub == B_POW:
-        for i in range(n):
-            F[d + i] = np.power(F[a + i * sa], F[b + i * sb])
-    elif sub == B_ATAN2:
-        for i in range(n):
-            F[d + i] = np.arctan2(F[a + i * sa], F[b + i * sb])
-    elif sub == B_REM:
-        for i in range(n):
-            F[d + i] = remainder_float(F[a + i * sa], F[b + i * sb])
-    elif sub == B_FLOORDIV:
-        for i in range(n):
-            F[d + i] = floordiv_float(F[a + i * sa], F[b + i * sb])
-    _finish_f(F, d, n, flags)
 
 
 @njit(cache=True)
@@ -279,24 +179,27 @@ def _binary_i(sub, I, d, a, b, n, flags, bits):
 def _compare(sub, H, I, d, a, b, n, flags):
     sa = 0 if flags & S_A else 1
     sb = 0 if flags & S_B else 1
+    out = I[d:d + n]
+    xs = H[a:a + (n if sa else 1)]
+    ys = H[b:b + (n if sb else 1)]
     if sub == C_LT:
         for i in range(n):
-            I[d + i] = H[a + i * sa] < H[b + i * sb]
+            out[i] = xs[i * sa] < ys[i * sb]
     elif sub == C_LE:
         for i in range(n):
-            I[d + i] = H[a + i * sa] <= H[b + i * sb]
+            out[i] = xs[i * sa] <= ys[i * sb]
     elif sub == C_GT:
         for i in range(n):
-            I[d + i] = H[a + i * sa] > H[b + i * sb]
+            out[i] = xs[i * sa] > ys[i * sb]
     elif sub == C_GE:
         for i in range(n):
-            I[d + i] = H[a + i * sa] >= H[b + i * sb]
+            out[i] = xs[i * sa] >= ys[i * sb]
     elif sub == C_EQ:
         for i in range(n):
-            I[d + i] = H[a + i * sa] == H[b + i * sb]
+            out[i] = xs[i * sa] == ys[i * sb]
     else:
         for i in range(n):
-            I[d + i] = H[a + i * sa] != H[b + i * sb]
+            out[i] = xs[i * sa] != ys[i * sb]
 
 
 @njit(cache=True)
@@ -327,8 +230,14 @@ def _select(H, I, d, p, a, b, n, flags):
     sp = 0 if flags & S_A else 1
     sa = 0 if flags & S_B else 1
     sb = 0 if flags & S_C else 1
+    out = H[d:d + n]
+    if sp == 1 and sa == 1 and sb == 1:
+        ps, xs, ys = I[p:p + n], H[a:a + n], H[b:b + n]
+        for i in range(n):
+            out[i] = xs[i] if ps[i] != 0 else ys[i]
+        return
     for i in range(n):
-        H[d + i] = H[a + i * sa] if I[p + i * sp] != 0 else H[b + i * sb]
+        out[i] = H[a + i * sa] if I[p + i * sp] != 0 else H[b + i * sb]
 
 
 @njit(cache=True)
@@ -426,6 +335,18 @@ def _move(H, mode, d, s, aux, x):
     if r == 2:
         n0, n1 = aux[x + 1], aux[x + 2]
         ds0, ds1, ss0, ss1 = aux[x + 3], aux[x + 4], aux[x + 5], aux[x + 6]
+        if ds1 == 1 and (ss1 == 1 or ss1 == 0) and ds0 >= 0 and ss0 >= 0:
+            # rows: a contiguous copy (or add), or one value broadcast along them
+            for i in range(n0):
+                out = H[d + i * ds0:d + i * ds0 + n1]
+                src = H[s + i * ss0:s + i * ss0 + (n1 if ss1 else 1)]
+                if mode == M_SET:
+                    for j in range(n1):
+                        out[j] = src[j * ss1]
+                else:
+                    for j in range(n1):
+                        out[j] += src[j * ss1]
+            return
         for i in range(n0):
             dd, sd = d + i * ds0, s + i * ss0
             if mode == M_SET:
@@ -500,6 +421,29 @@ def _reduce(sub, H, d, s, aux, x):
     red = 1
     for k in range(rr):
         red *= aux[y + 1 + k]
+    if rk == 1 and aux[x + 2] == 1 and rr == 1 and red > 0:
+        # leading axes reduced, the kept ones contiguous (a bias gradient): add
+        # whole rows into the result, one vectorizable pass per row
+        out = H[d:d + kept]
+        step = aux[y + 2]
+        first = H[s:s + kept]
+        for o in range(kept):
+            out[o] = 0 if sub == R_SUM else (1 if sub == R_PROD else first[o])
+        for j in range(red):
+            row = H[s + j * step:s + j * step + kept]
+            if sub == R_SUM:
+                for o in range(kept):
+                    out[o] += row[o]
+            elif sub == R_PROD:
+                for o in range(kept):
+                    out[o] *= row[o]
+            elif sub == R_MAX:
+                for o in range(kept):
+                    out[o] = fmax(out[o], row[o])
+            else:
+                for o in range(kept):
+                    out[o] = fmin(out[o], row[o])
+        return
     # one contiguous reduced run: the common case (sum over everything, over the last axis)
     contiguous = rr == 1 and aux[y + 2] == 1
     for o in range(kept):
@@ -510,8 +454,9 @@ def _reduce(sub, H, d, s, aux, x):
             acc = 1
         else:
             acc = H[base]
+        run = H[base:base + (red if contiguous else 1)]
         for j in range(red):
-            v = H[base + j] if contiguous else H[base + _strided_offset(aux, y, rr, j, y + 1 + rr)]
+            v = run[j] if contiguous else H[base + _strided_offset(aux, y, rr, j, y + 1 + rr)]
             if sub == R_SUM:
                 acc += v
             elif sub == R_PROD:
