@@ -8,7 +8,7 @@ lowering is one entry in one of them:
     Elementwise primitives: the Python expression of one output element,
     given the expressions of the operands' elements at the current loop
     indices. Fastmath variants and dtype-dependent choices live in the rule.
-    These primitives fuse into loop nests (``codegen._fused_group``).
+    These primitives fuse into loop nests (the plan of ``funcgrad.passes.fusion``).
 ``reduction_lowering[prim] = Reduction(identity, update, widen_float32)``
     Reductions over static axes. They join a fused loop over their operand's
     shape as accumulations into their (small) output.
