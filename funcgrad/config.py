@@ -13,6 +13,14 @@ at run time (``funcgrad.config.default_backend = "interpret"``).
   Numba function compiled once that runs any program encoded as data
   (``funcgrad/backends/vm``); programs it cannot hold (float16, complex) on
   the NumPy interpreter.
+- ``blas_threads`` (``FUNCGRAD_BLAS_THREADS``): ``"auto"`` (default), an integer, or
+  ``"openblas"``: threads for matrix products. ``auto``: as many as the usable
+  cores (at most OpenBLAS's own count), on OpenBLAS's threads while the cores
+  are free and on funcgrad's own pool (chunks taken from a shared counter, idle
+  threads sleep) while other processes use them; an integer: the pool with
+  that many threads (1: single-threaded); ``openblas``: OpenBLAS's threads
+  always. Read when the Numba backend is first used; later changes through
+  ``funcgrad.backends.numba_backend.blas.set_threads``.
 - ``max_compiled_programs`` (``FUNCGRAD_MAX_COMPILED_PROGRAMS``, default 256):
   how many programs one process compiles with Numba. Numba's compiled code
   stays in memory until the process exits (LLVM's MCJIT cannot free it,
@@ -45,5 +53,6 @@ max_compiled_eqns: int = int(os.environ.get("FUNCGRAD_MAX_COMPILED_EQNS", "2500"
 parallel: str = os.environ.get("FUNCGRAD_PARALLEL", "auto")
 passes: bool = os.environ.get("FUNCGRAD_PASSES", "1").strip().lower() not in ("0", "false", "off", "no")
 compile_workers: int = int(os.environ.get("FUNCGRAD_COMPILE_WORKERS", "0"))
+blas_threads: str = os.environ.get("FUNCGRAD_BLAS_THREADS", "auto")
 max_compiled_programs: int = int(os.environ.get("FUNCGRAD_MAX_COMPILED_PROGRAMS", "256"))
 vm_first_calls: bool = os.environ.get("FUNCGRAD_VM", "1").strip().lower() not in ("0", "false", "off", "no")
