@@ -351,3 +351,16 @@ def test_past_the_compile_budget_new_programs_run_on_the_machine(monkeypatch):
     monkeypatch.setattr(fg.config, "max_compiled_programs", 10**9)
     run = numba_backend.compile_program(fg.make_ir(lambda x: fnp.sinh(x) * 0.3125 - 2.0)(x))
     assert run.source is not None
+
+
+def test_async_large_programs_never_wait_for_the_machine(monkeypatch):
+    from funcgrad.backends import numba_backend
+
+    monkeypatch.setattr(fg.config, "compile_mode", "async")
+    monkeypatch.setattr(fg.config, "max_compiled_eqns", 3)
+    monkeypatch.setattr(vm, "machine_ready", lambda: False)   # as on a cold cache
+    x = RNG.normal(size=(5,))
+    run = numba_backend.compile_program(fg.make_ir(lambda x: fnp.sin(x) * 2.5 + fnp.cos(x) - 0.5)(x))
+    np.testing.assert_allclose(run(x)[0], np.sin(x) * 2.5 + np.cos(x) - 0.5, rtol=1e-13)
+    assert run.wait() and run.first_tier.runner is not None
+    np.testing.assert_allclose(run(x)[0], np.sin(x) * 2.5 + np.cos(x) - 0.5, rtol=1e-13)

@@ -484,14 +484,31 @@ def _vm_unsupported(program):
 
 
 def _large_program(program):
+    """A program not compiled by Numba: on the vm's machine; in async mode,
+    on the interpreter until the machine is loaded (a cold cache compiles it
+    in a background process), never waiting for it."""
+    from ... import config
     from ..interpreter import compile_program as interpret_program
-    from ..vm import compile_program as vm_program, vm_supported
+    from ..vm import FirstTier, compile_program as vm_program, machine_ready, vm_supported, wait_for_machine
 
-    if not vm_supported(program):
-        run = vm_program(program)
-    else:
+    if vm_supported(program):
         run = interpret_program(program)
         run.wait = lambda: False
+    elif config.compile_mode == "async" and not machine_ready():
+        tier, interpreted = FirstTier(program), interpret_program(program)
+
+        def run(*args):
+            machine_run = tier.get()
+            return machine_run(*args) if machine_run is not None else interpreted(*args)
+
+        def wait():
+            tier.get()
+            wait_for_machine()
+            return tier.get() is not None
+        run.wait = wait
+        run.first_tier = tier
+    else:
+        run = vm_program(program)
     run.source = None
     run.program = program
     return run
