@@ -539,3 +539,17 @@ def _aval(c):
 
 
 register_backend("numba", compile_program)
+
+
+def _start_first_tier():
+    """In async mode, start loading the vm's machine now (``fg.jit`` imports
+    this backend before the first trace), so that it is ready by the time a
+    first call would use it."""
+    from ... import config
+
+    if config.compile_mode == "async" and config.vm_first_calls:
+        from ..vm import prepare_in_background
+        prepare_in_background()
+
+
+_start_first_tier()
