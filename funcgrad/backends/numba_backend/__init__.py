@@ -368,6 +368,7 @@ def compile_program(program: Program):
     as NumPy scalars of their dtype)."""
     from ...passes import optimize
 
+    _start_first_tier()
     program = optimize(program)   # the pass pipeline (funcgrad.config.passes); run.program is its result
     missing = unsupported(program)
     if missing:
@@ -542,14 +543,11 @@ register_backend("numba", compile_program)
 
 
 def _start_first_tier():
-    """In async mode, start loading the vm's machine now (``fg.jit`` imports
-    this backend before the first trace), so that it is ready by the time a
-    first call would use it."""
+    """In async mode, have the vm's machine loading in the background from
+    the first program on (not at import: a thread importing Numba's modules
+    while this one still imports them can deadlock)."""
     from ... import config
 
     if config.compile_mode == "async" and config.vm_first_calls:
         from ..vm import prepare_in_background
         prepare_in_background()
-
-
-_start_first_tier()

@@ -106,11 +106,21 @@ def prepare_in_background():
 
 def _prepare():
     global _failed
+    import time
+
     try:
-        if not machine_cached():
-            from ..numba_backend import _compile_in_process
-            _compile_in_process(_machine_source(), list(_SAMPLE))   # if it fails, compiled here
-        ensure_machine()
+        for attempt in range(20):
+            try:
+                if not machine_cached():
+                    from ..numba_backend import _compile_in_process
+                    _compile_in_process(_machine_source(), list(_SAMPLE))   # if it fails, compiled here
+                ensure_machine()
+                return
+            except Exception as e:
+                # another thread importing the same modules at the same moment: try again
+                if type(e).__name__ != "_DeadlockError" or attempt == 19:
+                    raise
+                time.sleep(0.05)
     except Exception as e:   # the interpreter keeps serving first calls
         _failed = e
         warnings.warn(f"funcgrad: the vm backend's machine could not be compiled ({type(e).__name__}: {e}); "

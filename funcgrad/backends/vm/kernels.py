@@ -52,6 +52,8 @@ def _unary_kernel(name, expr):
     full = expr.format(x="xs[i]")
     one = expr.format(x="F[a]")
     return (f"{_DECO}def _u_{name}(F, d, a, n, sa, r32):\n"
+            f"    if n == 1:   # one element: no views\n        v = {one}\n"
+            f"        F[d] = np.float32(v) if r32 else v\n        return\n"
             f"    out = F[d:d + n]\n"
             f"    if sa == 1:\n        xs = F[a:a + n]\n" + _stores("out[i]", full, 8) +
             f"    else:\n        v = {one}\n        if r32:\n            v = np.float32(v)\n"
@@ -62,7 +64,10 @@ def _binary_kernel(name, expr):
     both = expr.format(x="xs[i]", y="ys[i]")
     b_one = expr.format(x="xs[i]", y="y")
     a_one = expr.format(x="x", y="ys[i]")
+    one = expr.format(x="F[a]", y="F[b]")
     return (f"{_DECO}def _b_{name}(F, d, a, b, n, sa, sb, r32):\n"
+            f"    if n == 1:   # one element: no views\n        v = {one}\n"
+            f"        F[d] = np.float32(v) if r32 else v\n        return\n"
             f"    out = F[d:d + n]\n"
             f"    if sa == 1 and sb == 1:\n        xs = F[a:a + n]\n        ys = F[b:b + n]\n"
             + _stores("out[i]", both, 8) +

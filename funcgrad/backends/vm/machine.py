@@ -618,8 +618,13 @@ def execute(code, aux, F, I):
         elif op == UNARY_F:
             _unary_f(sub, F, d, a, n, flags)
         elif op == MOVE_F:
-            _move(F, sub, d, a, aux, code[pc, X])
-            _finish_f(F, code[pc, Y], n, flags)   # y, n: the destination's whole run
+            x = code[pc, X]
+            if aux[x] == 1 and aux[x + 1] == 1:   # one element (a pad_add of one read)
+                v = F[d] + F[a] if sub == M_ADD else F[a]
+                F[d] = np.float32(v) if flags & ROUND32 else v
+            else:
+                _move(F, sub, d, a, aux, x)
+                _finish_f(F, code[pc, Y], n, flags)   # y, n: the destination's whole run
         elif op == COPY_F:
             if n == 1:
                 F[d] = F[a]
