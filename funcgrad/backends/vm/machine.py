@@ -283,20 +283,23 @@ def _finite(F, I, d, a, n, flags):
 
 
 @njit(cache=True)
+def _power(base, k):
+    """base ** k for an integer k >= 0, by squaring (floats or wrapping int64)."""
+    acc = 1
+    while k > 0:
+        if k & 1:
+            acc *= base
+        base *= base
+        k >>= 1
+    return acc
+
+
+@njit(cache=True)
 def _ipow_f(F, d, a, n, e, flags):
     sa = 0 if flags & S_A else 1
-    neg = e < 0
-    k = -e if neg else e
     for i in range(n):
-        base = F[a + i * sa]
-        acc = 1.0
-        m = k
-        while m > 0:
-            if m & 1:
-                acc *= base
-            base *= base
-            m >>= 1
-        F[d + i] = 1.0 / acc if neg else acc
+        v = _power(F[a + i * sa], -e if e < 0 else e)
+        F[d + i] = 1.0 / v if e < 0 else v
     _finish_f(F, d, n, flags)
 
 
@@ -304,15 +307,7 @@ def _ipow_f(F, d, a, n, e, flags):
 def _ipow_i(I, d, a, n, e, flags):
     sa = 0 if flags & S_A else 1
     for i in range(n):
-        base = I[a + i * sa]
-        acc = 1
-        m = e
-        while m > 0:
-            if m & 1:
-                acc *= base
-            base *= base
-            m >>= 1
-        I[d + i] = acc
+        I[d + i] = _power(I[a + i * sa], e)
     _finish_i(I, d, n, flags)
 
 
