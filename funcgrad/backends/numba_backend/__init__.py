@@ -382,10 +382,12 @@ def compile_program(program: Program):
         # Very large programs: Numba would take minutes. The vm backend's machine
         # runs them compiled, with nothing to compile; what it cannot hold, NumPy's kernels.
         return _large_program(program)
-    if len(_modules) >= config.max_compiled_programs and not _vm_unsupported(program):
+    if len(_modules) >= config.max_compiled_programs:
         # Numba's compiled code is never freed in a process (LLVM's MCJIT; numba#5976):
         # past the budget, new programs run on the machine, whose memory is their encoding
-        return _large_program(program)
+        missing = _vm_unsupported(program)
+        if not missing:
+            return _large_program(program, missing)
     source, chunk_signatures = generated_module(program)
     consts = [_boundary(np.asarray(c)) for c in program.consts]
     scalar_in = [not v.aval.shape for v in program.in_vars]
@@ -484,7 +486,7 @@ def _vm_unsupported(program):
     return vm_supported(program)
 
 
-def _large_program(program):
+def _large_program(program, missing=None):
     """A program not compiled by Numba: on the vm's machine; in async mode,
     on the interpreter until the machine is loaded (a cold cache compiles it
     in a background process), never waiting for it."""
@@ -492,11 +494,13 @@ def _large_program(program):
     from ..interpreter import compile_program as interpret_program
     from ..vm import FirstTier, compile_program as vm_program, machine_ready, vm_supported, wait_for_machine
 
-    if vm_supported(program):
+    if missing is None:
+        missing = vm_supported(program)
+    if missing:
         run = interpret_program(program)
         run.wait = lambda: False
     elif config.compile_mode == "async" and not machine_ready():
-        tier, interpreted = FirstTier(program), interpret_program(program)
+        tier, interpreted = FirstTier(program, usable=True), interpret_program(program)
 
         def run(*args):
             machine_run = tier.get()
@@ -509,7 +513,7 @@ def _large_program(program):
         run.wait = wait
         run.first_tier = tier
     else:
-        run = vm_program(program)
+        run = vm_program(program, checked=True)
     run.source = None
     run.program = program
     return run

@@ -140,11 +140,11 @@ class FirstTier:
     """The machine's runner for one program, made once the machine is
     loaded: what a new program's first calls run on in async mode."""
 
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, usable: bool | None = None):
         self.program = program
         self.runner = None
         self.lock = threading.Lock()
-        self.usable = None      # decided at the first call
+        self.usable = usable    # None: decided at the first call
 
     def get(self):
         if self.runner is not None or self.usable is False:
@@ -159,13 +159,14 @@ class FirstTier:
             return None
         with self.lock:
             if self.runner is None:
-                self.runner = make_runner(encode(self.program), ensure_machine(), self.program)
+                self.runner = make_runner(encode(self.program, checked=True), ensure_machine(), self.program)
         return self.runner
 
 
-def compile_program(program: Program):
-    """Return ``run(*flat_args) -> list`` for ``program`` on the machine."""
-    enc = encode(program)
+def compile_program(program: Program, checked: bool = False):
+    """Return ``run(*flat_args) -> list`` for ``program`` on the machine
+    (``checked``: as for :func:`encode`)."""
+    enc = encode(program, checked)
     return make_runner(enc, ensure_machine(), program)
 
 

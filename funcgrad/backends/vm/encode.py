@@ -369,8 +369,10 @@ def c_strides(shape) -> list:
     return strides[::-1]
 
 
-def encode(program: Program) -> Encoded:
-    missing = vm_supported(program)
+def encode(program: Program, checked: bool = False) -> Encoded:
+    """``program`` as the machine's data; ``checked``: the caller has found
+    :func:`vm_supported` empty already (it walks the whole program)."""
+    missing = () if checked else vm_supported(program)
     if missing:
         raise UnsupportedError(f"the vm backend cannot run {sorted(missing)}")
     enc = Encoder()
