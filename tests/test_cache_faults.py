@@ -30,7 +30,10 @@ X = np.linspace(-1.5, 1.5, 7)
 
 # The programs: the tanh ones differ only in a constant, so their generated
 # functions have identical bytecode and argument types; only the source file
-# (and so the cache entry) tells them apart.
+# (and so the cache entry) tells them apart. The children run with
+# FUNCGRAD_SHAPE_GENERIC=0, which keeps such constants in the source (with it
+# on, these four share one module; constants it leaves in the source, nan,
+# the infinities and booleans, give the same situation).
 _PROGRAMS = textwrap.dedent("""
     PROGRAMS = {
         "tanh2": lambda x: fnp.tanh(x) * 2.0 + 1.0,
@@ -174,6 +177,7 @@ _CHILD = textwrap.dedent("""
 
 def _env(cache, tmp):
     env = dict(os.environ, FUNCGRAD_CACHE_DIR=str(cache), FUNCGRAD_COMPILE="sync",
+               FUNCGRAD_SHAPE_GENERIC="0",
                XDG_CACHE_HOME=str(tmp / "xdg"),     # Numba's own fallback cache stays in tmp
                TMPDIR=str(tmp / "tmp"))
     env.pop("NUMBA_CACHE_DIR", None)     # Numba's files go to __pycache__ beside the modules
@@ -448,6 +452,6 @@ def test_the_compile_worker_refuses_a_module_that_does_not_hold_its_program(tmp_
     path = nb.disk_cache.write_module(source, digest)
     assert open(path).read() == source
     with open(path, "w") as fh:
-        fh.write(source.replace("11.0", "12.0"))
+        fh.write(source.replace("tanh", "sinh"))
     with pytest.raises(RuntimeError, match="does not hold the program"):
         nb._module_from_file(path, digest)

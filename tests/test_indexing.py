@@ -268,3 +268,16 @@ def test_random_keys_match_numpy(sk):
     ct = np.arange(float(expected.size)).reshape(expected.shape) + 1.0
     (g,) = vjp_fn(ct)
     np.testing.assert_array_equal(g, _grad_by_hand(shape, key, ct))
+
+
+@pytest.mark.parametrize("key", [(np.array([], np.int64), 5), (np.array([False]), Ellipsis, 0, 1),
+                                 (np.array([], np.int64), np.array([5]))])
+def test_an_empty_index_set_still_checks_scalar_indices_as_numpy(key):
+    x = np.zeros((1, 1, 2, 1))
+    try:
+        expected = x[key]
+    except IndexError:
+        with pytest.raises(fg.FuncgradError, match="out of bounds"):
+            fg.vjp(lambda v: v[key], x)
+        return
+    assert fg.vjp(lambda v: v[key], x)[0].shape == expected.shape   # an index array is not checked

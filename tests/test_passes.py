@@ -20,7 +20,7 @@ from funcgrad import tree
 from funcgrad.backends.interpreter import eval_program
 from funcgrad.core.ir import Eqn, Literal, Program, ShapedArray, Var
 from funcgrad.core.trace import Primitive, primitives
-from funcgrad.passes import Pipeline, count_eqns, cse, dce, default_pipeline, simplify, verify
+from funcgrad.passes import Pipeline, count_eqns, cse, dce, default_pipeline, schedule, simplify, verify
 from funcgrad.primitives import control
 from funcgrad.primitives import elementwise as E
 from funcgrad.primitives import shape as S
@@ -383,6 +383,53 @@ def test_dce_enters_bodies_and_drops_unused_constants():
     assert prims(out.eqns[0].params["body"]) == {"mul": 1}
 
 
+# ----------------------------------------------------------------------------- schedule
+
+def test_schedule_moves_input_only_equations_to_their_first_use():
+    def body(x, m):
+        e1, a = eqn(E.mul_p, [Literal(np.float64(0.9)), m], av((3,)))     # reads only an input
+        e2, b = eqn(E.sin_p, [x], av((3,)))
+        e3, c = eqn(E.cos_p, [b], av((3,)))
+        e4, d = eqn(E.mul_p, [a, Literal(np.float64(2.0))], av((3,)))    # input-only too, through a
+        e5, e = eqn(E.add_p, [c, d], av((3,)))
+        e6, f = eqn(E.exp_p, [m], av((3,)))                          # read only by the outputs
+        return [e1, e2, e3, e4, e5, e6], [e, f]
+    program = build([av((3,)), av((3,))], body)
+    out = apply(schedule, program, [RNG.normal(size=3), RNG.normal(size=3)])
+    assert [e.primitive.name for e in out.eqns] == ["sin", "cos", "mul", "mul", "add", "exp"]
+    assert out.eqns[2] is program.eqns[0] and out.eqns[3] is program.eqns[3]   # reordered, not rebuilt
+
+
+def test_schedule_keeps_effects_in_place_and_enters_bodies():
+    def body(x):
+        e1, a = eqn(_noisy, [x], av((3,)))
+        e2, b = eqn(E.sin_p, [x], av((3,)))
+        e3, c = eqn(E.cos_p, [b], av((3,)))
+        e4, d = eqn(E.add_p, [a, c], av((3,)))
+        return [e1, e2, e3, e4], [d]
+    program = build([av((3,))], body)
+    out = schedule(program)
+    assert [e.primitive.name for e in out.eqns] == ["_test_passes_effect", "sin", "cos", "add"]
+
+    def f(x, m):
+        def loop_body(i, v):
+            return fnp.cos(v) + m * 3.0
+        return fg.fori_loop(0, 3, loop_body, x)
+    x, m = RNG.normal(size=3), RNG.normal(size=3)
+    program, args = traced(f, x, m)
+    loop = program.eqns[-1].params["body"]
+    first = [e.primitive.name for e in loop.eqns]
+    out = apply(schedule, program, args)
+    moved = [e.primitive.name for e in out.eqns[-1].params["body"].eqns]
+    assert sorted(moved) == sorted(first)
+    assert moved.index("mul") == moved.index("add") - 1     # the body's input-only product moved
+
+
+def test_schedule_is_the_identity_on_programs_in_order():
+    program, args = traced(lambda x: fnp.sum(fnp.tanh(x) * 2.0), RNG.normal(size=4))
+    assert schedule(program) is program
+
+
 # ----------------------------------------------------------------------------- pipeline
 
 def test_pipeline_records_every_stage():
@@ -392,14 +439,14 @@ def test_pipeline_records_every_stage():
     pipe = Pipeline(default_pipeline.passes, verify=True)
     record = pipe.run(program, record=True)
     assert_unchanged(program, snap)
-    assert [n for n, _ in record] == ["traced", "simplify", "cse", "accumulate", "dce"]
+    assert [n for n, _ in record] == ["traced", "simplify", "cse", "accumulate", "dce", "schedule"]
     assert record.input is program and record["cse"] is record[2]
     assert str(record.output) == str(pipe.run(program))
     counts = dict(record.counts())
     assert counts["dce"] < counts["traced"]
     text = str(record)
     assert "after simplify" in text and "after dce" in text and "as traced" in text
-    assert repr(default_pipeline) == "Pipeline(simplify -> cse -> accumulate -> dce)"
+    assert repr(default_pipeline) == "Pipeline(simplify -> cse -> accumulate -> dce -> schedule)"
     assert_same_values(eval_program(record.output, args), eval_program(program, args))
 
 

@@ -167,8 +167,9 @@ def _advanced(x, key, ellipsis_at=None):
         empty = False  # reported below, with the shapes
     idx_arrays = []
     for i, k in zip(adv_axes, raw):
-        if empty and not isinstance(k, Tracer):
-            # NumPy reads no element through an empty index set, so checks no bound
+        if empty and not isinstance(k, Tracer) and k.ndim:
+            # NumPy reads no element through an empty index set, so checks no
+            # bound of an index array (a scalar index it still checks)
             k = np.zeros(k.shape, np.int64)
         idx_arrays.append(wrap_indices(k, shape[i], "indexing"))
     try:

@@ -12,8 +12,10 @@ on its own, keeping the body's inputs and outputs (its signature) as they are.
   into zeros become updates of one buffer, which the Numba backend makes in
   place)
 - :func:`dce`: dead-code elimination
+- :func:`schedule`: equations that read only inputs move to their first use
+  (so that what fuses with what follows the computation, not the sizes)
 
-``default_pipeline`` (simplify, cse, accumulate, dce) runs in front of the Numba
+``default_pipeline`` (simplify, cse, accumulate, dce, schedule) runs in front of the Numba
 backend's code generator (``funcgrad.config.passes`` / ``FUNCGRAD_PASSES=0``
 turns it off); the interpreter runs programs as traced, so tests comparing
 the two backends check the passes too. ``fg.jit(f).lower(*args)`` shows the
@@ -41,16 +43,17 @@ from .cse import cse
 from .dce import dce
 from .fusion import Accumulator, FusionGroup, FusionPlan, plan_fusion
 from .pipeline import PassTrace, Pipeline, count_eqns
+from .schedule import schedule
 from .simplify import simplify
 from .verify import IRError, verify
 
-__all__ = ["Pipeline", "PassTrace", "simplify", "cse", "accumulate", "dce", "verify", "IRError", "count_eqns",
+__all__ = ["Pipeline", "PassTrace", "simplify", "cse", "accumulate", "dce", "schedule", "verify", "IRError", "count_eqns",
            "default_pipeline", "enabled", "optimize", "plan_fusion", "FusionPlan", "FusionGroup", "Accumulator"]
 
 # accumulate after cse: cse would merge the zero buffers it starts (one array
 # each, updated in place) into one that every chain then has to copy
 default_pipeline = Pipeline([("simplify", simplify), ("cse", cse), ("accumulate", accumulate),
-                             ("dce", dce)])
+                             ("dce", dce), ("schedule", schedule)])
 
 
 def enabled() -> bool:

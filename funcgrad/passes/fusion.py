@@ -23,10 +23,15 @@ or its own earlier members, define):
 
 A fused group starts at an equation and takes the run of fusable equations of
 its loop shape that follows, then later ones of that shape whose inputs are
-ready (pulled forward past the equations between: programs apply one
-operation to every leaf of a pytree in turn, so a leaf's chain of operations
-is spread out), ``max_fused`` members at most, looking ``lookahead``
-equations past the run.
+ready and that are related to it (pulled forward past the equations between:
+programs apply one operation to every leaf of a pytree in turn, so a leaf's
+chain of operations is spread out), ``max_fused`` members at most, looking
+``lookahead`` equations past the run. Related: reading a value the group
+reads or computes, or an equation that reads only the program's inputs and
+literals and is read by such a one. Equal loop shapes alone never pull an
+equation in, so the plan follows the computation and not a coincidence of
+sizes (a batch of 64 and a 64 x 128 weight): programs that differ only in
+sizes get the same plan, and share compiled code (``numba_backend/lift.py``).
 
 Loop shapes: a 0-d value loops over shape ``(1,)``; a group whose loop has
 one element (and no member reading its index, :data:`READS_INDEX`) is
@@ -242,6 +247,7 @@ def _plan(program: Program, opts: _Options, split_at: tuple, memo: dict) -> Fusi
             if type(a) is Var:
                 consumers[a].add(k)
     returned = {a for a in program.out_atoms if type(a) is Var}
+    computed = {o for e in eqns for o in e.outputs}
 
     def needed_outside(v, members) -> bool:
         return v in returned or any(c not in members for c in consumers[v])
@@ -256,7 +262,7 @@ def _plan(program: Program, opts: _Options, split_at: tuple, memo: dict) -> Fusi
                 i += 1
                 continue
             if fuses(eqns[i]):
-                members, i = _collect(eqns, i, hi, pulled, opts)
+                members, i = _collect(eqns, i, hi, pulled, opts, computed)
                 groups.append(_fused_group(eqns, members, opts, needed_outside))
                 continue
             eqn = eqns[i]
@@ -292,7 +298,7 @@ def reduces_outer_axis(eqn) -> bool:
     return eqn.primitive in REDUCTIONS and (0 in eqn.params["axes"] or not eqn.outputs[0].aval.shape)
 
 
-def _collect(eqns, start: int, stop: int, pulled: set, opts: _Options):
+def _collect(eqns, start: int, stop: int, pulled: set, opts: _Options, computed: set):
     """The members (positions) of the fused group starting at ``start``, and
     where its run stopped."""
     shape = loop_shape(eqns[start])
@@ -320,17 +326,42 @@ def _collect(eqns, start: int, stop: int, pulled: set, opts: _Options):
         take(i, eqns[i])
         i += 1
     waiting = set()    # outputs of the equations passed over: not computed yet
+    # Only equations related to the group are pulled: reading a value the group
+    # reads or computes, or read by one that does. One that merely has the same
+    # loop shape would join by a coincidence of sizes (a batch of 64 and a
+    # 64 x 128 weight), and the plan would change with the sizes.
+    related = {a for k in members for a in (*eqns[k].inputs, *eqns[k].outputs) if type(a) is Var}
+    free = {}          # output -> (position, eqn) of a fitting equation that reads nothing computed
     for j in range(i, min(stop, i + opts.lookahead)):
         if len(members) >= opts.max_fused:
             break
         if j in pulled:
             continue
         eqn = eqns[j]
-        if fits(eqn) and not any(type(a) is Var and a in waiting for a in eqn.inputs):
+        reads = [a for a in eqn.inputs if type(a) is Var]
+        if not fits(eqn) or any(a in waiting for a in reads):
+            waiting.update(eqn.outputs)
+            continue
+        if any(a in related for a in reads):
+            for a in reads:               # the free equations it reads join first
+                if a in free and len(members) < opts.max_fused - 1:
+                    k, e = free.pop(a)
+                    take(k, e)
+                    pulled.add(k)
+                    related.update(e.outputs)
+            if any(a in free for a in reads):
+                waiting.update(eqn.outputs)
+                continue
             take(j, eqn)
             pulled.add(j)
+            related.update(reads)
+            related.update(eqn.outputs)
+        elif not any(a in computed for a in reads):
+            for o in eqn.outputs:
+                free[o] = (j, eqn)
         else:
             waiting.update(eqn.outputs)
+    members.sort()     # program order: free equations pulled in late run where they stood
     return members, i
 
 

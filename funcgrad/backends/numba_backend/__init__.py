@@ -30,6 +30,7 @@ from .. import register_backend
 from . import disk_cache
 from .codegen import CodeGenerator, count_eqns, ishape, unsupported
 from .disk_cache import cache_dir, clear_cache
+from .lift import lift
 from .lowering import runtime_imports
 
 __all__ = ["compile_program", "generated_source", "cache_dir", "clear_cache"]
@@ -46,7 +47,7 @@ def _versions_key() -> str:
     from ... import __version__
     here = os.path.dirname(__file__)
     own = hashlib.sha256()
-    for f in ("codegen.py", "lowering.py", "blas.py", "scalar.py", "fastmath.py"):
+    for f in ("codegen.py", "lowering.py", "lift.py", "blas.py", "scalar.py", "fastmath.py"):
         with open(os.path.join(here, f), "rb") as fh:
             own.update(fh.read())
     return f"{__version__}|{numba.__version__}|{np.__version__}|{llvmlite.__version__}|{own.hexdigest()}"
@@ -390,6 +391,13 @@ def compile_program(program: Program):
             return _large_program(program, missing)
     source, chunk_signatures = generated_module(program)
     consts = [_boundary(np.asarray(c)) for c in program.consts]
+    if config.shape_generic:
+        # sizes and constants read at run time: a program that differs only in
+        # them (another batch size) finds this one's module, compiled
+        lifted = lift(source)
+        source, consts = lifted.source, lifted.arrays + consts
+        chunk_signatures = [(name, [("array", "<i8", 1), ("array", "<f8", 1)] + specs)
+                            for name, specs in chunk_signatures]
     scalar_in = [not v.aval.shape for v in program.in_vars]
     out_scalar_types = [a.aval.dtype.type if not a.aval.shape else None for a in program.out_atoms]
     any_scalar_out = any(t is not None for t in out_scalar_types)
