@@ -2,14 +2,17 @@
 run time (``funcgrad/backends/numba_backend/lift.py``), so that a changed
 batch size does not recompile.
 
-Part 1, what it costs per call: the programs of bench_tiers.py (MLP step,
-digits step and epoch, toy loop, scalar graph) and a large elementwise
-program, compiled by Numba with ``FUNCGRAD_SHAPE_GENERIC`` off and on, in one
-process (sync compile), medians of ``--repeats`` round-robin rounds. Both
-variants are checked against the interpreter first.
+Part 1, what the lifted code costs per call: the programs of bench_tiers.py
+(MLP step, digits step and epoch, toy loop, scalar graph) and a large
+elementwise program, compiled by Numba with ``FUNCGRAD_SHAPE_GENERIC`` =
+never (sizes in the code) and always (read at run time), in one process (sync
+compile), medians of ``--repeats`` round-robin rounds. Both variants are
+checked against the interpreter first. (``auto``, the default, compiles the
+first sizes of a program as ``never`` does, and the lifted code once a second
+set of sizes turns up.)
 
 Part 2, a changed batch size: in a fresh process with an empty cache for each
-setting, ``fg.jit(step)`` called at one batch size, then at others; the time
+setting (auto, always, never), ``fg.jit(step)`` called at one batch size, then at others; the time
 from each call to its result (sync compile, so a recompile shows in full).
 Digits Adam step (batch 32, 48, 64, 100, 128) and the 784-100-10 MLP step
 (batch 500, 250, 1000); each result is checked against the interpreter. JAX
@@ -66,7 +69,7 @@ def part2():
     print("\n| program | setting | first size | then each new size (s) |")
     print("| --- | --- | ---: | --- |")
     for which in ("digits", "mlp"):
-        for label, generic in [("shape-generic (default)", "1"), ("FUNCGRAD_SHAPE_GENERIC=0", "0")]:
+        for label, generic in [("auto (default)", "auto"), ("always", "always"), ("never", "never")]:
             env = dict(os.environ, FUNCGRAD_CACHE_DIR=tempfile.mkdtemp(prefix="fg-generic-"),
                        FUNCGRAD_SHAPE_GENERIC=generic)
             res = subprocess.run([sys.executable, "-c", CHILD, which], env=env,
@@ -99,11 +102,11 @@ def part1(repeats):
         ref = fg.jit(f, backend="interpret")(*args)
         fns = {}
         for generic in (False, True):
-            fg.config.shape_generic = generic
+            fg.config.shape_generic = "always" if generic else "never"
             j = fg.jit(lambda *a, f=f: f(*a), backend="numba")
             assert tiers.close(j(*args), ref), (name, generic)
             fns[generic] = (lambda j=j: j(*args))
-        fg.config.shape_generic = True
+        fg.config.shape_generic = "auto"
         rows.append((name, tiers.per_call(fns, repeats)))
     print("| program | sizes in the code | read at run time | ratio |")
     print("| --- | ---: | ---: | ---: |")

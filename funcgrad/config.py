@@ -31,10 +31,14 @@ at run time (``funcgrad.config.default_backend = "interpret"``).
   ``async`` mode, a new program's first calls run on the vm's machine while
   Numba compiles the program (the interpreter serves them until the machine
   is loaded).
-- ``shape_generic`` (``FUNCGRAD_SHAPE_GENERIC``, default on; ``0`` turns it
-  off): the Numba backend reads a program's sizes and constants at run time
-  (``numba_backend/lift.py``), so that programs differing only in them (a new
-  batch size, another learning rate) share one compiled function.
+- ``shape_generic`` (``FUNCGRAD_SHAPE_GENERIC``: ``auto`` (default),
+  ``always`` / ``1``, ``never`` / ``0``): whether the Numba backend compiles
+  code that reads a program's sizes and constants at run time
+  (``numba_backend/lift.py``), which every program differing only in them
+  (a new batch size, another learning rate) shares. ``auto``: a program's
+  first sizes compile as they are (the fastest code), and the shared code
+  once a second set of sizes turns up (in this process or, noted in the cache
+  directory, an earlier one); from then on no size change compiles.
 - ``parallel`` (``FUNCGRAD_PARALLEL``): ``"auto"`` (default), ``"1"`` or ``"0"``:
   whether large fused loops (2**17 elements or more) run on several threads.
   ``auto`` enables it only with Numba's TBB threading layer (``pip install tbb``),
@@ -59,5 +63,5 @@ passes: bool = os.environ.get("FUNCGRAD_PASSES", "1").strip().lower() not in ("0
 compile_workers: int = int(os.environ.get("FUNCGRAD_COMPILE_WORKERS", "0"))
 blas_threads: str = os.environ.get("FUNCGRAD_BLAS_THREADS", "auto")
 max_compiled_programs: int = int(os.environ.get("FUNCGRAD_MAX_COMPILED_PROGRAMS", "256"))
-shape_generic: bool = os.environ.get("FUNCGRAD_SHAPE_GENERIC", "1").strip().lower() not in ("0", "false", "off", "no")
+shape_generic: str = os.environ.get("FUNCGRAD_SHAPE_GENERIC", "auto")
 vm_first_calls: bool = os.environ.get("FUNCGRAD_VM", "1").strip().lower() not in ("0", "false", "off", "no")

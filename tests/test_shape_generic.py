@@ -3,6 +3,8 @@ constants are read at run time, so programs that differ only in them share
 one compiled function, and give the interpreter's values."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -61,18 +63,64 @@ def test_lifting_is_exact_on_generated_modules(monkeypatch):
         assert unlift(lifted) == src
         assert lifted.ints.dtype == np.int64 and lifted.floats.dtype == np.float64
     assert "def program_part1(_I, _F, " in lift(cases[0]).source      # chunks take them too
+    # a module that calls a loop body of its own passes it its slices of _I and _F
+    monkeypatch.setattr(codegen, "BODY_FUNCTION_EQNS", 1)
+    module = nb.generated_module(optimize(fg.make_ir(
+        lambda v: fg.fori_loop(0, 5, lambda i, c: c * 0.5 + fnp.sin(c) * 3.0, v))(x)))
+    body = lift(module.bodies[0].resolved(False)[0][-1])
+    src = module.resolved(False)[0][-1]
+    lifted = lift(src, bodies=[(len(body.ints), len(body.floats))])
+    assert unlift(lifted) == src
+    n = len(lifted.ints)
+    assert f"_body_0(_I[{n}:{n + len(body.ints)}], _F[" in lifted.source
+    sources, ints, floats = module.resolved(True)
+    assert len(ints) == n + len(body.ints)
+    generic_body = nb._digest(sources[0])          # the caller binds the lifted body by its digest
+    assert sources[-1] == re.sub(r'body_function\("\w+"\)', f'body_function("{generic_body}")', lifted.source)
     assert "np.inf" in lift(cases[2]).source                         # left in the source
 
 
-def test_batch_sizes_share_one_compiled_function():
+def test_batch_sizes_share_one_compiled_function(tmp_path, monkeypatch):
+    monkeypatch.setenv("FUNCGRAD_CACHE_DIR", str(tmp_path))     # no note of earlier sizes
+    monkeypatch.setattr(nb, "_modules", {})
+    monkeypatch.setattr(nb, "_variants", {})
     fast, ref = fg.jit(step, backend="numba"), fg.jit(step, backend="interpret")
-    for batch in (12, 20, 6, 8, 5):     # 6, 8 and 5 equal layer widths: no matter
+    sizes = (12, 20, 6, 8, 5)           # 6, 8 and 5 equal layer widths: no matter
+    for batch in sizes:
         args = problem(batch)
         close(fast(*args), ref(*args))
-    sources = {fast.lower(*problem(b)).source for b in (12, 20, 6, 8, 5)}
-    assert len(sources) == 1
-    digest = nb._digest(sources.pop())
-    assert len(nb._modules[digest].program.overloads) == 1      # compiled once
+    first, *rest = [fast.lower(*problem(b)).source for b in sizes]
+    assert "_I" not in first            # auto: the first sizes compile as they are,
+    assert len(set(rest)) == 1 and "def program(_I, _F, " in rest[0]   # then one shared module
+    assert len(nb._modules[nb._digest(rest[0])].program.overloads) == 1      # compiled once
+
+
+def test_a_later_process_starts_from_the_shared_code(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+    child = textwrap.dedent("""
+        import sys
+        import numpy as np
+        sys.path.insert(0, sys.argv[1])
+        import test_shape_generic as t
+        import funcgrad as fg
+        from funcgrad.backends import numba_backend as nb
+        f = fg.jit(t.step, backend="numba")
+        for b in map(int, sys.argv[2:]):
+            t.close(f(*t.problem(b)), fg.jit(t.step, backend="interpret")(*t.problem(b)))
+        print(["_I" in f.lower(*t.problem(b)).source for b in map(int, sys.argv[2:])])
+    """)
+    env = dict(__import__("os").environ, FUNCGRAD_CACHE_DIR=str(tmp_path), FUNCGRAD_COMPILE="sync")
+    here = __import__("os").path.dirname(__file__)
+
+    def run(*sizes):
+        out = subprocess.run([sys.executable, "-c", child, here, *map(str, sizes)], env=env,
+                             capture_output=True, text=True, check=True)
+        return out.stdout.split("\n")[-2]
+    assert run(12) == "[False]"
+    assert run(20) == "[True]"          # the cache notes that 12 came before: shared code
+    assert run(12, 7) == "[False, True]"    # 12's own code is on disk; 7 loads the shared code
 
 
 def test_a_size_that_changes_the_code_compiles_on_its_own():
@@ -84,6 +132,8 @@ def test_a_size_that_changes_the_code_compiles_on_its_own():
 
 
 def test_changed_constants_share_too_and_keep_their_dtype(monkeypatch):
+    monkeypatch.setattr(fg.config, "shape_generic", "always")
+
     def scaled(c):
         return lambda v: fnp.tanh(v) * np.float32(c) + np.float32(c / 3)
     x = np.linspace(-2, 2, 9, dtype=np.float32)
@@ -98,5 +148,5 @@ def test_changed_constants_share_too_and_keep_their_dtype(monkeypatch):
         inline = fg.jit(scaled(c), backend="numba")
         np.testing.assert_array_equal(inline(x), out)
         assert "_F" not in inline.lower(x).source
-        monkeypatch.setattr(fg.config, "shape_generic", True)
+        monkeypatch.setattr(fg.config, "shape_generic", "always")
     assert len(set(sources)) == 1

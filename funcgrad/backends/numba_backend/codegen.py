@@ -48,6 +48,13 @@ __all__ = ["CodeGenerator", "count_eqns", "fusion_plan", "ishape", "np_type", "u
 # block's size) and LOOKAHEAD come from passes.fusion; set on this module, they
 # apply to this backend's plans (fusion_plan reads them at each call).
 CHUNK_EQNS = 200    # equations in one generated function, for large programs
+# Loop bodies (and branches) of at least this many equations become functions
+# of their own modules, called from the loop, rather than code inline: a body
+# is then compiled once for every program that contains it (a training step,
+# and the epoch that scans it), and a call costs little beside such a body.
+# Smaller bodies stay inline, where a call per iteration would cost more than
+# the body. None turns body functions off.
+BODY_FUNCTION_EQNS = 120
 PARALLEL_MIN_ELEMENTS = 1 << 17   # fused loops this large run on several threads (when enabled)
 
 # error_model="numpy": IEEE floating-point division (x / 0 is inf or nan, as in
@@ -157,6 +164,9 @@ class CodeGenerator:
         self._hoists: list[_Hoist] = []   # the loop bodies being emitted, innermost last
         # (function name, argument specs) of each chunk function, filled by generate()
         self.chunk_signatures: list[tuple[str, list]] = []
+        # bodies emitted as calls of a function of their own module: the k-th is
+        # called as _body_<k> (the module loader binds the name, numba_backend.__init__)
+        self.body_functions: list[Program] = []
         self.plan: FusionPlan | None = None    # the fusion plan rendered, made by generate()
 
     def _walk(self, program, gen):
@@ -637,12 +647,40 @@ class CodeGenerator:
         return restore
 
     def emit_body(self, program: Program):
-        """The equations of a loop body or branch, as its fusion plan groups them."""
+        """The equations of a loop body or branch, as its fusion plan groups
+        them; a large one as a call of its own function (``BODY_FUNCTION_EQNS``)."""
+        if BODY_FUNCTION_EQNS is not None and count_eqns(program) >= BODY_FUNCTION_EQNS:
+            self._emit_body_call(program)
+            return
         plan = self.plan.plan_of(program) if self.plan is not None else None
         if plan is None:   # not a body of this program's equations: planned on its own
             plan = plan_fusion(program, parallel=self.parallel, parallel_min_elements=PARALLEL_MIN_ELEMENTS,
                                max_fused=MAX_FUSED, lookahead=LOOKAHEAD)
         self._emit_groups(plan.groups)
+
+
+    def _emit_body_call(self, program: Program):
+        """``program`` run by a call of the function generated for it alone
+        (its inputs as that function takes them: 0-d ones as scalars; its
+        outputs are new arrays, never its inputs), the results bound to its
+        output variables."""
+        k = len(self.body_functions)
+        self.body_functions.append(program)
+        args = [self.scalar_of(v) if not v.aval.shape else self.arr(v)
+                for v in list(program.const_vars) + list(program.in_vars)]
+        call = self.new_id()
+        results = [f"r{call}_{j}" for j in range(len(program.out_atoms))]
+        self.w.emit(f"{', '.join(results)}{',' if len(results) == 1 else ''} = _body_{k}({', '.join(args)})")
+        bound = set(program.in_vars) | set(program.const_vars)
+        for atom, local in zip(program.out_atoms, results):
+            if type(atom) is not Var or atom in bound:
+                continue      # a literal, or an input passed through: bound already
+            bound.add(atom)
+            if atom.aval.shape:
+                self.names[atom] = local
+                self.held.pop(atom, None)
+            else:
+                self.held[atom] = local
 
 
 class _Hoist:

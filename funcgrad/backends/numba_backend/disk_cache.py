@@ -35,7 +35,7 @@ import threading
 import time
 import warnings
 
-__all__ = ["cache_dir", "clear_cache", "write_module", "discard_numba_entries", "warn_once"]
+__all__ = ["cache_dir", "clear_cache", "write_module", "discard_numba_entries", "warn_once", "note_variant"]
 
 # Temporary files older than this are left over from a killed writer: no write
 # of a cache entry takes this long, so deleting them cannot break a live one.
@@ -162,7 +162,7 @@ def _write_into(directory: str, name: str, source: str) -> str:
         return path
     os.makedirs(directory, mode=0o700, exist_ok=True)
     # the temporary name starts with the entry's, so that a leftover says whose it was
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=name[:-len(".py")] + ".", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.splitext(name)[0] + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -232,3 +232,23 @@ def discard_numba_entries(cache_path: str | None, module_file: str) -> bool:
             except OSError:
                 left = True
     return not left
+
+
+def note_variant(generic: str, specialized: str) -> bool:
+    """Record in the cache directory that the lifted module ``generic`` (see
+    ``lift.py``) was wanted for the sizes of the module ``specialized``; True
+    when other sizes were recorded for it before (by any process). Never
+    raises: without a writable directory, nothing is recorded."""
+    path = os.path.join(configured_dir(), f"fg_{generic}.sizes")
+    try:
+        with open(path, encoding="ascii") as fh:
+            seen = fh.read().split()
+    except (OSError, ValueError):
+        seen = []
+    if specialized in seen:
+        return len(seen) > 1
+    try:
+        _write_into(configured_dir(), os.path.basename(path), "\n".join(seen[:7] + [specialized]) + "\n")
+    except OSError:
+        pass
+    return bool(seen)

@@ -14,11 +14,12 @@ that those numbers are read at run time from two arrays the caller passes,
   slots, so the lifted text does not depend on which sizes coincide; 0 and 1
   stay in the source, since they decide its structure (an axis of length 1
   has no loop, a one-element value is a scalar);
-- every module-level constant ``K<j> = np.<type>(<value>)`` of a float or
-  signed/narrow integer type, other than 0, 1, nan and the infinities,
-  becomes a local ``K<j> = np.<type>(_F[k])`` (or ``_I[k]``) in each function
-  that reads it. Float32 values are exact in float64, so the value is the
-  same; ``bool`` and ``uint64`` constants stay as they are.
+- every use of a module-level constant ``K<j> = np.<type>(<value>)`` of a
+  float or signed/narrow integer type, other than 0, 1, nan and the
+  infinities, becomes a local ``F<k> = np.<type>(_F[k])`` (or ``N<k> =
+  np.<type>(_I[k])``), again one slot per use. Float32 values are exact in
+  float64, so the value is the same; ``bool`` and ``uint64`` constants stay as
+  they are.
 
 Each function gets ``_I, _F`` as its first parameters, and the calls between
 the functions of a module (the chunks of a large program) pass them on.
@@ -28,7 +29,8 @@ source with the numbers substituted back (:func:`unlift` does that, and the
 tests check it token by token). A program whose source lifts to the same text
 reuses the compiled function with its own arrays; where a size change also
 changes a decision the code generator made on the value (an axis that becomes
-1, a loop large enough to run in parallel), the lifted text differs as well and the program compiles on its own.
+1, a loop large enough to run in parallel), the lifted text differs as well,
+and the program compiles on its own.
 
 What it costs: loop bounds and constants that LLVM no longer sees as
 constants (measured in ``benchmarks/README.md``), and two more arguments per
@@ -56,8 +58,11 @@ _LIFTED_FLOAT = {"float32", "float64"}
 class Lifted:
     """A module's source with its numbers lifted out, and the numbers."""
     source: str
-    ints: np.ndarray      # int64, the values of N0, N1, ... (and of integer K constants)
-    floats: np.ndarray    # float64, the values of the lifted float K constants
+    ints: np.ndarray      # int64: the sizes N0, N1, ... and the integer constants, by slot
+    floats: np.ndarray    # float64: the float constants F0, F1, ..., by slot
+    stands_for: dict      # each lifted local -> the text it replaced (a number, or a K name)
+    definitions: list     # (line, text) of the module-level K definitions taken out
+    renamed: dict         # the K constants left in the source, renumbered: new name -> old
 
     @property
     def arrays(self) -> list:
@@ -65,23 +70,19 @@ class Lifted:
         return [self.ints, self.floats]
 
 
-class _Slots:
-    def __init__(self):
-        self.values: list = []
-
-    def new(self, value) -> int:
-        """A slot of its own for ``value``."""
-        self.values.append(value)
-        return len(self.values) - 1
-
-
-def lift(source: str) -> Lifted:
+def lift(source: str, bodies=()) -> Lifted:
     """``source`` (a module written by ``CodeGenerator``) with its sizes and
-    constants read from ``_I`` and ``_F`` (see the module's docstring)."""
-    ints, floats = _Slots(), _Slots()
+    constants read from ``_I`` and ``_F`` (see the module's docstring).
+
+    ``bodies``: ``(ints, floats)``, the counts of numbers lifted out of each
+    module the source calls as ``_body_<k>`` (a loop body of its own); their
+    numbers follow this module's own in ``_I`` and ``_F``, and each call
+    passes its body its slices (``Lifted.ints`` holds this module's own
+    numbers only: the caller appends the bodies')."""
+    ints, floats = [], []
     lines = source.split("\n")
-    consts: dict[str, str] = {}       # lifted K name -> the statement that defines it in a function
-    dropped: set[int] = set()         # lines of the lifted constants' module-level definitions
+    consts: dict[str, tuple] = {}     # lifted K name -> (numpy type, value)
+    definitions = []
     body_start = len(lines)
     for i, line in enumerate(lines):
         if line.startswith("@") or line.startswith("def "):
@@ -92,18 +93,42 @@ def lift(source: str) -> Lifted:
             continue
         name, kind, text = m.groups()
         value = eval(text, {"np": np})    # a number's repr, as the code generator wrote it
-        if kind in _LIFTED_FLOAT and np.isfinite(value) and value not in (0.0, 1.0):
-            consts[name] = f"{name} = np.{kind}({FLOAT_NAME}[{floats.new(float(value))}])"
-            dropped.add(i)
-        elif kind in _LIFTED_INT and value not in (0, 1):
-            consts[name] = f"{name} = np.{kind}({INT_NAME}[{ints.new(int(value))}])"
-            dropped.add(i)
+        if ((kind in _LIFTED_FLOAT and np.isfinite(value) and value not in (0.0, 1.0))
+                or (kind in _LIFTED_INT and value not in (0, 1))):
+            consts[name] = (kind, value)
+            definitions.append((i, line))
+    dropped = {i for i, _ in definitions}
+    # the constants left in the source, renumbered in order: which of them
+    # exist, and so the code generator's numbering, depends on the lifted ones
+    # (two equal by chance are one K)
+    kept = {}
+    for i, line in enumerate(lines[:body_start]):
+        m = _CONST.match(line)
+        if m is not None and i not in dropped:
+            kept[m.group(1)] = f"K{len(kept)}"
+    renamed = {}
 
     functions = {line[4:line.index("(")] for line in lines[body_start:] if line.startswith("def ")}
     edits: dict[int, list] = {}           # line index -> [(col, end, replacement)]
-    uses: dict[str, set] = {}             # function -> the lifted locals it reads
+    prologue: dict[str, list] = {}        # function -> the statements that read its lifted locals
     header_of: dict[int, str] = {}        # line index of each def -> its function's name
+    calls = []                            # (name token, "(" token, no arguments) of each body call
+    stands_for = {}
     current = None
+
+    def local(tok, row, kind, value):
+        """A new slot for ``value`` (an occurrence of ``tok``), and its local in place of it."""
+        if kind in _LIFTED_FLOAT:
+            name, read = f"F{len(floats)}", f"np.{kind}({FLOAT_NAME}[{len(floats)}])"
+            floats.append(float(value))
+        else:
+            name = f"N{len(ints)}"
+            read = f"{INT_NAME}[{len(ints)}]" if kind is None else f"np.{kind}({INT_NAME}[{len(ints)}])"
+            ints.append(int(value))
+        prologue[current].append(f"{name} = {read}")
+        stands_for[name] = tok.string
+        edits.setdefault(row, []).append((tok.start[1], tok.end[1], name))
+
     tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     for t, tok in enumerate(tokens):
         row = tok.start[0] - 1
@@ -112,18 +137,23 @@ def lift(source: str) -> Lifted:
         if tok.type == tokenize.NAME and tok.string == "def" and tok.start[1] == 0:
             current = tokens[t + 1].string
             header_of[row] = current
-            uses[current] = set()
+            prologue[current] = []
         elif current is None:
             continue
         elif tok.type == tokenize.NUMBER and tok.string.isdigit():
-            value = int(tok.string)
-            if value >= 2:
-                name = f"N{ints.new(value)}"
-                uses[current].add(name)
-                edits.setdefault(row, []).append((tok.start[1], tok.end[1], name))
+            if int(tok.string) >= 2:
+                local(tok, row, None, int(tok.string))
         elif tok.type == tokenize.NAME and tokens[t - 1].string != ".":
-            if tok.string in consts:
-                uses[current].add(tok.string)
+            if tok.string.startswith("_body_") and tokens[t + 1].string == "(":
+                calls.append((tok, tokens[t + 1], tokens[t + 2].string == ")"))
+            elif tok.string in kept:
+                if kept[tok.string] != tok.string:
+                    renamed[kept[tok.string]] = tok.string
+                    edits.setdefault(row, []).append((tok.start[1], tok.end[1], kept[tok.string]))
+            elif tok.string in consts:
+                # one slot per use too: two constants equal by chance (a mean's 1/10
+                # and Adam's 1 - 0.9) are one K in the source, but two slots here
+                local(tok, row, *consts[tok.string])
             elif (tok.string in functions and tokens[t - 1].string != "def"
                   and tokens[t + 1].string == "("):
                 paren = tokens[t + 1]
@@ -131,47 +161,70 @@ def lift(source: str) -> Lifted:
                 edits.setdefault(paren.end[0] - 1, []).append(
                     (paren.end[1], paren.end[1], f"{INT_NAME}, {FLOAT_NAME}{more}"))
 
+    # each body's slices of _I and _F, after this module's own numbers
+    starts, at_i, at_f = [], len(ints), len(floats)
+    for n_i, n_f in bodies:
+        starts.append((at_i, at_i + n_i, at_f, at_f + n_f))
+        at_i, at_f = at_i + n_i, at_f + n_f
+    for tok, paren, empty in calls:
+        a, b, c, d = starts[int(tok.string[len("_body_"):])]
+        edits.setdefault(paren.end[0] - 1, []).append(
+            (paren.end[1], paren.end[1], f"{INT_NAME}[{a}:{b}], {FLOAT_NAME}[{c}:{d}]" + ("" if empty else ", ")))
+
     out = []
     for i, line in enumerate(lines):
         if i in dropped:
             continue
+        m = _CONST.match(line) if i < body_start else None
+        if m is not None and kept[m.group(1)] != m.group(1):
+            renamed[kept[m.group(1)]] = m.group(1)
+            line = kept[m.group(1)] + line[len(m.group(1)):]
         for col, end, text in sorted(edits.get(i, ()), reverse=True):
             line = line[:col] + text + line[end:]
-        out.append(line)
         if i in header_of:
             name = header_of[i]
             more = "" if line.endswith("():") else ", "
-            out[-1] = line.replace(f"def {name}(", f"def {name}({INT_NAME}, {FLOAT_NAME}{more}", 1)
-            for local in sorted(uses[name], key=lambda n: (n[0], int(n[1:]))):
-                out.append("    " + (consts[local] if local in consts
-                                     else f"{local} = {INT_NAME}[{local[1:]}]"))
-    return Lifted("\n".join(out), np.array(ints.values, np.int64), np.array(floats.values, np.float64))
+            out.append(line.replace(f"def {name}(", f"def {name}({INT_NAME}, {FLOAT_NAME}{more}", 1))
+            out.extend("    " + stmt for stmt in prologue[name])
+            continue
+        out.append(line)
+    return Lifted("\n".join(out), np.array(ints, np.int64), np.array(floats, np.float64),
+                  stands_for, definitions, renamed)
+
+
+_PROLOGUE = re.compile(rf"^    ([NF]\d+) = (?:np\.\w+\()?({INT_NAME}|{FLOAT_NAME})\[(\d+)\]\)?$")
 
 
 def unlift(lifted: Lifted) -> str:
-    """The source :func:`lift` was given, rebuilt from ``lifted`` by writing
-    its numbers back (what the tests compare against the original)."""
-    values = {INT_NAME: [str(int(v)) for v in lifted.ints],
-              FLOAT_NAME: [repr(float(v)) for v in lifted.floats]}
-    prologue = re.compile(rf"^    (?:(N\d+) = {INT_NAME}\[(\d+)\]|(K\d+ = np\.\w+)\(({INT_NAME}|{FLOAT_NAME})\[(\d+)\]\))$")
-    lines, consts, named = [], [], {}
+    """The source :func:`lift` was given, rebuilt from ``lifted``: each lifted
+    local replaced by what it stood for, after checking that its slot holds
+    that number (or that constant's value), and the constants' definitions put
+    back. What the tests compare with the original."""
+    arrays = {INT_NAME: lifted.ints, FLOAT_NAME: lifted.floats}
+    values = {}
+    consts = {}
+    for _, line in lifted.definitions:
+        name, kind, text = _CONST.match(line).groups()
+        consts[name] = eval(text, {"np": np})
+    lines = []
     for line in lifted.source.split("\n"):
-        m = prologue.match(line)
+        m = _PROLOGUE.match(line)
         if m is None:
             lines.append(line)
-        elif m.group(1):
-            named[m.group(1)] = values[INT_NAME][int(m.group(2))]
-        else:
-            consts.append(f"{m.group(3)}({values[m.group(4)][int(m.group(5))]})")
-    src = "\n".join(lines).replace(f"({INT_NAME}, {FLOAT_NAME}, ", "(").replace(f"({INT_NAME}, {FLOAT_NAME})", "()")
-    src = re.sub(r"\bN\d+\b", lambda m: named[m.group(0)], src)
-    # the constants back at module level, in their order
+            continue
+        local, array, slot = m.group(1), m.group(2), int(m.group(3))
+        value = arrays[array][slot]
+        text = lifted.stands_for[local]
+        expected = consts[text] if text in consts else int(text)
+        if value != expected:
+            raise AssertionError(f"{local} holds {value}, not {text} = {expected}")
+        values[local] = text
+    src = "\n".join(lines)
+    src = re.sub(rf"{INT_NAME}\[\d+:\d+\], {FLOAT_NAME}\[\d+:\d+\](, )?", "", src)   # body calls
+    src = src.replace(f"({INT_NAME}, {FLOAT_NAME}, ", "(").replace(f"({INT_NAME}, {FLOAT_NAME})", "()")
+    src = re.sub(r"\bK\d+\b", lambda m: lifted.renamed.get(m.group(0), m.group(0)), src)
+    src = re.sub(r"\b[NF]\d+\b", lambda m: values.get(m.group(0), m.group(0)), src)
     lines = src.split("\n")
-    at = [i for i, line in enumerate(lines) if _CONST.match(line)]
-    first = at[0] if at else next(i for i, line in enumerate(lines) if line.startswith(("@", "def ")))
-    kept = [lines[i] for i in at]
-    everything = sorted(set(kept) | set(consts), key=lambda line: int(line[1:line.index(" ")]))
-    lines = [line for i, line in enumerate(lines) if i not in set(at)]
-    if not at:
-        everything = everything + [""] if everything else []
-    return "\n".join(lines[:first] + everything + lines[first:])
+    for i, line in lifted.definitions:         # in increasing order: each lands where it stood
+        lines.insert(i, line)
+    return "\n".join(lines)
