@@ -65,7 +65,8 @@ from ..primitives.elementwise import (abs_p, acos_p, add_p, and_p, asin_p, atan2
                                       select_p, sign_p, sin_p, sinh_p, sqrt_p, stop_gradient_p, sub_p, tan_p,
                                       tanh_p, xor_p)
 from ..primitives.reduction import reduce_max_p, reduce_min_p, reduce_prod_p, reduce_sum_p
-from ..primitives.shape import broadcast_to_p, iota_p
+from ..primitives.linalg import matmul_p
+from ..primitives.shape import broadcast_to_p, iota_p, reshape_p, transpose_p
 
 __all__ = ["plan_fusion", "FusionPlan", "FusionGroup", "Accumulator", "ELEMENTWISE", "REDUCTIONS",
            "READS_INDEX", "MAX_FUSED", "LOOKAHEAD"]
@@ -248,6 +249,7 @@ def _plan(program: Program, opts: _Options, split_at: tuple, memo: dict) -> Fusi
                 consumers[a].add(k)
     returned = {a for a in program.out_atoms if type(a) is Var}
     computed = {o for e in eqns for o in e.outputs}
+    classes = dim_classes(program)
 
     def needed_outside(v, members) -> bool:
         return v in returned or any(c not in members for c in consumers[v])
@@ -262,7 +264,7 @@ def _plan(program: Program, opts: _Options, split_at: tuple, memo: dict) -> Fusi
                 i += 1
                 continue
             if fuses(eqns[i]):
-                members, i = _collect(eqns, i, hi, pulled, opts, computed)
+                members, i = _collect(eqns, i, hi, pulled, opts, computed, classes)
                 groups.append(_fused_group(eqns, members, opts, needed_outside))
                 continue
             eqn = eqns[i]
@@ -298,7 +300,7 @@ def reduces_outer_axis(eqn) -> bool:
     return eqn.primitive in REDUCTIONS and (0 in eqn.params["axes"] or not eqn.outputs[0].aval.shape)
 
 
-def _collect(eqns, start: int, stop: int, pulled: set, opts: _Options, computed: set):
+def _collect(eqns, start: int, stop: int, pulled: set, opts: _Options, computed: set, classes: dict):
     """The members (positions) of the fused group starting at ``start``, and
     where its run stopped."""
     shape = loop_shape(eqns[start])
@@ -313,24 +315,33 @@ def _collect(eqns, start: int, stop: int, pulled: set, opts: _Options, computed:
 
     def take(k, eqn):
         members.append(k)
+        related.update(a for a in (*eqn.inputs, *eqn.outputs) if type(a) is Var)
         if eqn.primitive in REDUCTIONS:
             reduced_here.update(eqn.outputs)
+
+    # Equations join when they are related to the group: reading a value the
+    # group reads or computes, or looping over the same dimensions (by
+    # dim_classes: the batch axis, not a weight's axis of equal length), or
+    # read by one that joins. Equal loop shapes alone would join equations by a
+    # coincidence of sizes (a batch of 64 and a 64 x 128 weight), and the plan
+    # would change with the sizes.
+    group_dims = _loop_classes(eqns[start], classes)
+    related: set = set()
+
+    def joins(eqn):
+        return (any(type(a) is Var and a in related for a in eqn.inputs)
+                or _loop_classes(eqn, classes) == group_dims)
 
     i = start
     while i < stop and len(members) < opts.max_fused:
         if i in pulled:
             i += 1
             continue
-        if not fits(eqns[i]):
+        if not fits(eqns[i]) or (members and not joins(eqns[i])):
             break
         take(i, eqns[i])
         i += 1
     waiting = set()    # outputs of the equations passed over: not computed yet
-    # Only equations related to the group are pulled: reading a value the group
-    # reads or computes, or read by one that does. One that merely has the same
-    # loop shape would join by a coincidence of sizes (a batch of 64 and a
-    # 64 x 128 weight), and the plan would change with the sizes.
-    related = {a for k in members for a in (*eqns[k].inputs, *eqns[k].outputs) if type(a) is Var}
     free = {}          # output -> (position, eqn) of a fitting equation that reads nothing computed
     for j in range(i, min(stop, i + opts.lookahead)):
         if len(members) >= opts.max_fused:
@@ -342,20 +353,17 @@ def _collect(eqns, start: int, stop: int, pulled: set, opts: _Options, computed:
         if not fits(eqn) or any(a in waiting for a in reads):
             waiting.update(eqn.outputs)
             continue
-        if any(a in related for a in reads):
+        if joins(eqn):
             for a in reads:               # the free equations it reads join first
                 if a in free and len(members) < opts.max_fused - 1:
                     k, e = free.pop(a)
                     take(k, e)
                     pulled.add(k)
-                    related.update(e.outputs)
             if any(a in free for a in reads):
                 waiting.update(eqn.outputs)
                 continue
             take(j, eqn)
             pulled.add(j)
-            related.update(reads)
-            related.update(eqn.outputs)
         elif not any(a in computed for a in reads):
             for o in eqn.outputs:
                 free[o] = (j, eqn)
@@ -363,6 +371,84 @@ def _collect(eqns, start: int, stop: int, pulled: set, opts: _Options, computed:
             waiting.update(eqn.outputs)
     members.sort()     # program order: free equations pulled in late run where they stood
     return members, i
+
+
+def dim_classes(program: Program) -> dict:
+    """Var -> one class per axis: axes that the program's equations tie
+    together (an elementwise result's axis and its operands', the axes a
+    reduction keeps, a matrix product's rows, columns and inner axis, the
+    axes a transpose moves or a reshape keeps) share a class, so the batch
+    axis of every activation is one class and a weight's rows another, even
+    when their lengths are equal. Axes of length 1 are never tied."""
+    parent: dict = {}
+
+    def find(k):
+        root = k
+        while parent.setdefault(root, root) != root:
+            root = parent[root]
+        while parent[k] != root:
+            parent[k], k = root, parent[k]
+        return root
+
+    def tie(a, i, b, j):
+        if a.aval.shape[i] == b.aval.shape[j] != 1:
+            ra, rb = find((a, i)), find((b, j))
+            if ra != rb:
+                parent[ra] = rb
+
+    for e in program.eqns:
+        prim, out = e.primitive, e.outputs[0]
+        ins = [a for a in e.inputs if type(a) is Var]
+        if prim in ELEMENTWISE:
+            r = len(out.aval.shape)
+            for a in ins:
+                off = r - len(a.aval.shape)
+                for j in range(len(a.aval.shape)):
+                    if j + off >= 0:
+                        tie(a, j, out, j + off)
+        elif prim in REDUCTIONS and ins:
+            axes, kept = set(e.params["axes"]), 0
+            for j in range(len(ins[0].aval.shape)):
+                if j in axes:
+                    kept += bool(e.params["keepdims"])
+                    continue
+                tie(ins[0], j, out, kept)
+                kept += 1
+        elif prim is matmul_p and len(ins) == 2:
+            a, b = ins
+            ra, rb, r = len(a.aval.shape), len(b.aval.shape), len(out.aval.shape)
+            am, ak = (ra - 1, ra - 2) if e.params["transpose_a"] else (ra - 2, ra - 1)
+            bk, bn = (rb - 1, rb - 2) if e.params["transpose_b"] else (rb - 2, rb - 1)
+            tie(a, am, out, r - 2)
+            tie(b, bn, out, r - 1)
+            tie(a, ak, b, bk)
+            for j in range(r - 2):
+                tie(a, j, out, j)
+                tie(b, j, out, j)
+        elif prim is transpose_p and ins:
+            for i, j in enumerate(e.params["permutation"]):
+                tie(ins[0], j, out, i)
+        elif prim is reshape_p and ins:
+            # axes kept as they are when only axes of length 1 come or go
+            src = [j for j, d in enumerate(ins[0].aval.shape) if d != 1]
+            dst = [i for i, d in enumerate(out.aval.shape) if d != 1]
+            if [ins[0].aval.shape[j] for j in src] == [out.aval.shape[i] for i in dst]:
+                for j, i in zip(src, dst):
+                    tie(ins[0], j, out, i)
+    classes = {}
+    for e in program.eqns:
+        for v in (*[a for a in e.inputs if type(a) is Var], *e.outputs):
+            if v not in classes:
+                classes[v] = tuple(find((v, i)) if d != 1 else None for i, d in enumerate(v.aval.shape))
+    return classes
+
+
+def _loop_classes(eqn, classes) -> tuple:
+    """The dimension classes of ``eqn``'s loop axes (None where nothing ties one)."""
+    v = eqn.inputs[0] if eqn.primitive in REDUCTIONS else eqn.outputs[0]
+    if type(v) is not Var:
+        return ()
+    return classes.get(v, ())
 
 
 def _fused_group(eqns, members, opts: _Options, needed_outside) -> FusionGroup:
