@@ -9,9 +9,10 @@ import pytest
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
-from funcgrad import data, nn, optim
+from funcgrad import data, nn
 from funcgrad.backends import numba_backend as nb
 from funcgrad.backends.numba_backend import codegen
+from test_shape_generic import TX, step   # one Adam step of an MLP
 
 pytest.importorskip("numba")
 
@@ -52,6 +53,7 @@ PROGRAMS = {
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_every_body_as_a_function_gives_the_interpreters_values(name, monkeypatch):
     monkeypatch.setattr(codegen, "BODY_FUNCTION_EQNS", 1)
+    monkeypatch.setattr(nb, "body_compiled", lambda body: True)
     f, args = PROGRAMS[name]
     both(f, *args)
     src = fg.jit(f, backend="numba").lower(*args).source
@@ -60,6 +62,7 @@ def test_every_body_as_a_function_gives_the_interpreters_values(name, monkeypatc
 
 def test_inputs_are_never_written_through_a_body(monkeypatch):
     monkeypatch.setattr(codegen, "BODY_FUNCTION_EQNS", 1)
+    monkeypatch.setattr(nb, "body_compiled", lambda body: True)
     x = X.copy()
     f = fg.jit(lambda v: fg.fori_loop(0, 2, lambda i, c: c + 1.0, v), backend="numba")
     out = f(x)
@@ -71,18 +74,6 @@ def test_inputs_are_never_written_through_a_body(monkeypatch):
 # ----------------------------------------------------------------------------- a step and its epoch
 
 SIZES = [8, 16, 4]
-TX = optim.adam(1e-2)
-
-
-def loss_fn(params, x, y):
-    return nn.cross_entropy(nn.mlp_apply(params, x), y)
-
-
-def step(state, x, y):
-    params, opt_state = state
-    loss, grads = fg.value_and_grad(loss_fn)(params, x, y)
-    updates, opt_state = TX.update(grads, opt_state, params)
-    return (optim.apply_updates(params, updates), opt_state), loss
 
 
 def epoch(state, key, x, y, batch):
@@ -131,4 +122,13 @@ def test_an_epoch_at_new_sizes_shares_its_compiled_code(tmp_path, monkeypatch):
         both(run, state, fg.random.key(1), x, y, rtol=2e-5)
         sources.add(fg.jit(run, backend="numba").lower(state, fg.random.key(1), x, y).source)
     assert len(sources) == 1
-    assert sum(len(m.program.overloads) for m in nb._modules.values()) == 2   # the epoch and its body
+    assert sum(len(m.program.overloads) for m in nb._modules.values()) == 1   # the body inline: one
+
+
+def test_an_epoch_jitted_first_keeps_its_body_inline(tmp_path, monkeypatch):
+    monkeypatch.setenv("FUNCGRAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(nb, "_modules", {})
+    state, x, y = problem()
+    run = lambda s, k, a, b: epoch(s, k, a, b, 10)    # noqa: E731
+    both(run, state, fg.random.key(2), x, y, rtol=2e-5)
+    assert "_body_0" not in fg.jit(run, backend="numba").lower(state, fg.random.key(2), x, y).source

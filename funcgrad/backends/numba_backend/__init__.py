@@ -78,7 +78,8 @@ def parallel_enabled() -> bool:
 class Module:
     """A generated module before it is loaded: its source, the argument specs
     of its chunk functions, and the modules of the loop bodies it calls
-    (``codegen.BODY_FUNCTION_EQNS``), which its source names ``_body_<k>``."""
+    (``codegen.BODY_FUNCTION_EQNS``: bodies compiled already, such as a step
+    jitted before the epoch that scans it), which its source names ``_body_<k>``."""
 
     def __init__(self, source: str, chunk_signatures: list, bodies: list):
         self.source, self.chunk_signatures, self.bodies = source, chunk_signatures, bodies
@@ -109,9 +110,23 @@ class Module:
                 np.concatenate([lifted.floats] + floats))
 
 
+def body_compiled(body: Program) -> bool:
+    """Whether the module generated for ``body`` on its own (numbers inline or
+    lifted) has compiled code, in this process or in the cache directory:
+    then a loop over it calls that code (``codegen.BODY_FUNCTION_EQNS``)."""
+    module = generated_module(body)
+    for generic in (False, True):
+        digest = _digest(module.resolved(generic)[0][-1])
+        mod = _modules.get(digest)
+        if (mod is not None and getattr(mod, "program", None) is not None and mod.program.overloads) \
+                or _compiled_on_disk(digest):
+            return True
+    return False
+
+
 def generated_module(program: Program, name: str = "program") -> Module:
     """The module generated for ``program`` (see :class:`Module`)."""
-    gen = CodeGenerator(program, name, parallel=parallel_enabled())
+    gen = CodeGenerator(program, name, parallel=parallel_enabled(), body_compiled=body_compiled)
     body = gen.generate()
     consts = "".join(f"{k} = {v}\n" for k, v in gen.constants.items())
     source = _HEADER + "\n" + consts + ("\n" if consts else "") + "\n" + body

@@ -48,12 +48,15 @@ __all__ = ["CodeGenerator", "count_eqns", "fusion_plan", "ishape", "np_type", "u
 # block's size) and LOOKAHEAD come from passes.fusion; set on this module, they
 # apply to this backend's plans (fusion_plan reads them at each call).
 CHUNK_EQNS = 200    # equations in one generated function, for large programs
-# Loop bodies (and branches) of at least this many equations become functions
-# of their own modules, called from the loop, rather than code inline: a body
-# is then compiled once for every program that contains it (a training step,
-# and the epoch that scans it), and a call costs little beside such a body.
-# Smaller bodies stay inline, where a call per iteration would cost more than
-# the body. None turns body functions off.
+# Loop bodies (and branches) of at least this many equations, whose own module
+# is compiled already (``body_compiled``, given by the backend: a training step
+# jitted before the epoch that scans it), are called from the loop rather than
+# written inline, so the epoch reuses the step's compiled code. A body compiled
+# nowhere yet stays inline: compiled apart, Numba would optimize it twice
+# (once alone, once linked into the caller). Smaller bodies always stay inline,
+# where a call per iteration costs more than the body. None turns body
+# functions off; set ``body_compiled`` to ``lambda p: True`` to call every
+# large body (tests do).
 BODY_FUNCTION_EQNS = 120
 PARALLEL_MIN_ELEMENTS = 1 << 17   # fused loops this large run on several threads (when enabled)
 
@@ -142,8 +145,10 @@ class _Writer:
 class CodeGenerator:
     """Writes the source of ``def <name>(<consts>, <inputs>): ... return (<outputs>,)``."""
 
-    def __init__(self, program: Program, name: str = "program", parallel: bool = False):
+    def __init__(self, program: Program, name: str = "program", parallel: bool = False,
+                 body_compiled=None):
         self.program = program
+        self.body_compiled = body_compiled or (lambda body: False)
         self.fn_name = name
         self.parallel = parallel
         self.w = _Writer()
@@ -648,8 +653,10 @@ class CodeGenerator:
 
     def emit_body(self, program: Program):
         """The equations of a loop body or branch, as its fusion plan groups
-        them; a large one as a call of its own function (``BODY_FUNCTION_EQNS``)."""
-        if BODY_FUNCTION_EQNS is not None and count_eqns(program) >= BODY_FUNCTION_EQNS:
+        them; a large one compiled already as a call of its own function
+        (``BODY_FUNCTION_EQNS``)."""
+        if (BODY_FUNCTION_EQNS is not None and count_eqns(program) >= BODY_FUNCTION_EQNS
+                and self.body_compiled(program)):
             self._emit_body_call(program)
             return
         plan = self.plan.plan_of(program) if self.plan is not None else None
