@@ -21,8 +21,11 @@ that those numbers are read at run time from two arrays the caller passes,
   float64, so the value is the same; ``bool`` and ``uint64`` constants stay as
   they are.
 
+The constants left in the source are renumbered in order (which of them the
+code generator made, and so its numbering, can depend on the lifted ones).
 Each function gets ``_I, _F`` as its first parameters, and the calls between
-the functions of a module (the chunks of a large program) pass them on.
+the functions of a module (the chunks of a large program) pass them on; a
+call of a loop body's own module (``_body_<k>``) passes that body its slices.
 
 Why this is exact: the lifted source with its two arrays *is* the original
 source with the numbers substituted back (:func:`unlift` does that, and the
@@ -33,8 +36,11 @@ changes a decision the code generator made on the value (an axis that becomes
 and the program compiles on its own.
 
 What it costs: loop bounds and constants that LLVM no longer sees as
-constants (measured in ``benchmarks/README.md``), and two more arguments per
-call.
+constants, and two more arguments per call: 0-16% per call and 30-50% more
+compile time (``benchmarks/bench_shape_generic.py``). So the Numba backend
+compiles a program's first sizes as they are, and the lifted module once a
+second set of sizes turns up (``FUNCGRAD_SHAPE_GENERIC=auto``,
+``numba_backend._use_generic``).
 """
 from __future__ import annotations
 
