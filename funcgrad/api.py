@@ -17,7 +17,7 @@ import numpy as np
 
 from . import tree as tree_util
 from .backends import get_backend
-from .backends.interpreter import eval_program
+from .core.evaluate import eval_program
 from .core import trace as _trace
 from .core.ir import Program, ShapedArray, Var
 from .core.trace import Tracer, trace_flat

@@ -1,39 +1,16 @@
 """The reference backend: evaluate a Program with each primitive's NumPy
-implementation, one equation at a time.
-
-Inside an active trace (a transformation applied to traced values), the same
-walk binds each primitive instead, which inlines the program into the
-enclosing trace: that is how ``grad`` composes with ``make_ir``, ``jit`` and
-``grad`` itself.
+implementation, one equation at a time (``funcgrad.core.evaluate.eval_program``,
+re-exported here), its outputs fresh arrays that never alias the inputs.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..core import trace as _trace
-from ..core.ir import Literal, Program
+from ..core.evaluate import eval_program
+from ..core.ir import Program
 from . import register_backend
 
-
-def eval_program(program: Program, args, consts=None) -> list:
-    env = {}
-    for v, c in zip(program.const_vars, program.consts if consts is None else consts):
-        env[v] = c
-    for v, a in zip(program.in_vars, args):
-        env[v] = a
-    staging = _trace.tracing()
-    for eqn in program.eqns:
-        invals = [a.value if type(a) is Literal else env[a] for a in eqn.inputs]
-        if staging:
-            outs = eqn.primitive.bind(*invals, **eqn.params)
-        else:
-            outs = eqn.primitive.impl(*invals, **eqn.params)
-        if eqn.primitive.multiple_results:
-            for v, o in zip(eqn.outputs, outs):
-                env[v] = o
-        else:
-            env[eqn.outputs[0]] = outs
-    return [a.value if type(a) is Literal else env[a] for a in program.out_atoms]
+__all__ = ["compile_program", "eval_program"]
 
 
 def compile_program(program: Program):

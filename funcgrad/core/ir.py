@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ShapedArray", "Var", "Literal", "Eqn", "Program", "dead_code_elimination",
+__all__ = ["ShapedArray", "Var", "Literal", "Eqn", "Program", "dead_code_elimination", "subprograms",
            "dtype_short_name"]
 
 _SHORT = {
@@ -159,6 +159,17 @@ class Program:
 
     def __repr__(self):
         return str(self)
+
+
+def subprograms(eqn) -> list:
+    """The Programs an equation's parameters hold (bodies, branches)."""
+    found = []
+    for v in eqn.params.values():
+        if isinstance(v, Program):
+            found.append(v)
+        elif isinstance(v, tuple) and v and all(isinstance(p, Program) for p in v):
+            found.extend(v)
+    return found
 
 
 # ----------------------------------------------------------------------------- printing

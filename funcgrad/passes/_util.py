@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..core.ir import Eqn, Literal, Program, Var
-from ..primitives.control import subprograms  # noqa: F401 (re-exported for the passes)
+from ..core.ir import subprograms  # noqa: F401 (re-exported for the passes)
 
 
 def subst(env: dict, atom):

@@ -55,9 +55,8 @@ from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..core.ir import Eqn, Literal, Program, Var, _format_param, _names
+from ..core.ir import Eqn, Literal, Program, Var, _format_param, _names, subprograms
 from ..primitives.bitwise import shift_left_p, shift_right_logical_p
-from ..primitives.control import subprograms
 from ..primitives.elementwise import (abs_p, acos_p, add_p, and_p, asin_p, atan2_p, atan_p, ceil_p, convert_p,
                                       cos_p, cosh_p, div_p, eq_p, exp_p, expm1_p, floor_p, floordiv_p, ge_p,
                                       gt_p, integer_pow_p, isfinite_p, le_p, log1p_p, log_p, logistic_p, lt_p,

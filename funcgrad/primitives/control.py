@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.ir import Program, ShapedArray, Var
+from ..core.evaluate import eval_program
+from ..core.ir import Program, ShapedArray, Var, subprograms
 from ..core.trace import Primitive
 from ..errors import DtypeError, ShapeError, UnsupportedError
 
@@ -39,8 +40,6 @@ __all__ = ["fori_loop_p", "while_loop_p", "scan_p", "switch_p", "subprograms"]
 
 
 def _eval(program: Program, args):
-    from ..backends.interpreter import eval_program  # the reference evaluator
-
     return eval_program(program, args)
 
 
@@ -215,14 +214,3 @@ def close_branches(programs):
             in_vars += list(p.const_vars) if j == k else [Var(v.aval) for v in other.const_vars]
         closed.append(Program(in_vars + list(p.in_vars), [], [], p.eqns, p.out_atoms))
     return closed, [c for p in programs for c in p.consts]
-
-
-def subprograms(eqn) -> list:
-    """The Programs an equation's parameters hold (bodies, branches)."""
-    found = []
-    for v in eqn.params.values():
-        if isinstance(v, Program):
-            found.append(v)
-        elif isinstance(v, tuple) and v and all(isinstance(p, Program) for p in v):
-            found.extend(v)
-    return found

@@ -35,9 +35,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from ...core.ir import Literal, Program, Var, _names
+from ...core.ir import Literal, Program, Var, _names, subprograms
 from ...passes.fusion import ELEMENTWISE, LOOKAHEAD, MAX_FUSED, READS_INDEX, REDUCTIONS, FusionPlan, plan_fusion
-from ...primitives.control import subprograms
 from .lowering import (emit_lowering, is_scalar, ishape, np_type, reduction_lowering, scalar_lowering,
                        shape_src, unsupported, updates_operand, uses_loop_index, views_operand,
                        zero_index)

@@ -32,7 +32,8 @@ import numpy as np
 
 from ...core.ir import Program, Var
 from ...primitives.bitwise import shift_left_p, shift_right_logical_p
-from ...primitives.control import fori_loop_p, scan_p, subprograms, switch_p, while_loop_p
+from ...core.ir import subprograms
+from ...primitives.control import fori_loop_p, scan_p, switch_p, while_loop_p
 from ...primitives.elementwise import (abs_p, acos_p, add_p, and_p, asin_p, atan2_p, atan_p, ceil_p,
                                        convert_p, cos_p, cosh_p, div_p, eq_p, exp_p, expm1_p, floor_p,
                                        floordiv_p, ge_p, gt_p, integer_pow_p, isfinite_p, le_p, log1p_p,

@@ -26,7 +26,7 @@ import numpy as np
 
 from ...core.ir import Literal, Program, Var
 from ...errors import UnsupportedError
-from ...primitives.control import subprograms
+from ...core.ir import subprograms
 from . import opcodes as m
 
 __all__ = ["encode", "Encoded", "Encoder", "Storage", "kind_of", "vm_supported", "unsigned64"]
