@@ -53,7 +53,7 @@ PROGRAMS = {
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_every_body_as_a_function_gives_the_interpreters_values(name, monkeypatch):
     monkeypatch.setattr(codegen, "BODY_FUNCTION_EQNS", 1)
-    monkeypatch.setattr(nb, "body_compiled", lambda body: True)
+    monkeypatch.setattr(nb, "body_compiled", lambda body, *_: True)
     f, args = PROGRAMS[name]
     both(f, *args)
     src = fg.jit(f, backend="numba").lower(*args).source
@@ -62,7 +62,7 @@ def test_every_body_as_a_function_gives_the_interpreters_values(name, monkeypatc
 
 def test_inputs_are_never_written_through_a_body(monkeypatch):
     monkeypatch.setattr(codegen, "BODY_FUNCTION_EQNS", 1)
-    monkeypatch.setattr(nb, "body_compiled", lambda body: True)
+    monkeypatch.setattr(nb, "body_compiled", lambda body, *_: True)
     x = X.copy()
     f = fg.jit(lambda v: fg.fori_loop(0, 2, lambda i, c: c + 1.0, v), backend="numba")
     out = f(x)

@@ -65,7 +65,7 @@ def test_lifting_is_exact_on_generated_modules(monkeypatch):
     assert "def program_part1(_I, _F, " in lift(cases[0]).source      # chunks take them too
     # a module that calls a loop body of its own passes it its slices of _I and _F
     monkeypatch.setattr(codegen, "BODY_FUNCTION_EQNS", 1)
-    monkeypatch.setattr(nb, "body_compiled", lambda body: True)
+    monkeypatch.setattr(nb, "body_compiled", lambda body, *_: True)
     module = nb.generated_module(optimize(fg.make_ir(
         lambda v: fg.fori_loop(0, 5, lambda i, c: c * 0.5 + fnp.sin(c) * 3.0, v))(x)))
     body = lift(module.bodies[0].resolved(False)[0][-1])

@@ -110,11 +110,13 @@ class Module:
                 np.concatenate([lifted.floats] + floats))
 
 
-def body_compiled(body: Program) -> bool:
+def body_compiled(body: Program, module_of=None) -> bool:
     """Whether the module generated for ``body`` on its own (numbers inline or
     lifted) has compiled code, in this process or in the cache directory:
-    then a loop over it calls that code (``codegen.BODY_FUNCTION_EQNS``)."""
-    module = generated_module(body)
+    then a loop over it calls that code (``codegen.BODY_FUNCTION_EQNS``).
+    ``module_of(body)`` gives that module (``generated_module`` shares the one
+    it generates here with the caller's module, rather than generating it twice)."""
+    module = (module_of or generated_module)(body)
     for generic in (False, True):
         digest = _digest(module.resolved(generic)[0][-1])
         mod = _modules.get(digest)
@@ -124,13 +126,21 @@ def body_compiled(body: Program) -> bool:
     return False
 
 
-def generated_module(program: Program, name: str = "program") -> Module:
+def generated_module(program: Program, name: str = "program", _memo: dict | None = None) -> Module:
     """The module generated for ``program`` (see :class:`Module`)."""
-    gen = CodeGenerator(program, name, parallel=parallel_enabled(), body_compiled=body_compiled)
+    memo = {} if _memo is None else _memo      # id(body) -> (body, its Module)
+
+    def module_of(b):
+        hit = memo.get(id(b))
+        if hit is None or hit[0] is not b:
+            hit = memo[id(b)] = (b, generated_module(b, _memo=memo))
+        return hit[1]
+    gen = CodeGenerator(program, name, parallel=parallel_enabled(),
+                        body_compiled=lambda b: body_compiled(b, module_of))
     body = gen.generate()
     consts = "".join(f"{k} = {v}\n" for k, v in gen.constants.items())
     source = _HEADER + "\n" + consts + ("\n" if consts else "") + "\n" + body
-    return Module(source, gen.chunk_signatures, [generated_module(b) for b in gen.body_functions])
+    return Module(source, gen.chunk_signatures, [module_of(b) for b in gen.body_functions])
 
 
 def generated_source(program: Program, name: str = "program") -> str:
@@ -454,14 +464,14 @@ def compile_program(program: Program):
     chunk_signatures = module.chunk_signatures
     consts = [_boundary(np.asarray(c)) for c in program.consts]
     sources = module.resolved(False)[0]
-    if _generic_mode() != "never":
-        generic, ints, floats = module.resolved(True)
-        if _use_generic(sources[-1], generic[-1]):
-            # sizes and constants read at run time: every program that differs
-            # only in them (another batch size) shares these modules' compiled code
-            sources, consts = generic, [ints, floats] + consts
-            chunk_signatures = [(name, [("array", "<i8", 1), ("array", "<f8", 1)] + specs)
-                                for name, specs in chunk_signatures]
+    generic = _generic_variant(module, sources[-1])
+    if generic is not None:
+        # sizes and constants read at run time: every program that differs
+        # only in them (another batch size) shares these modules' compiled code
+        sources, ints, floats = generic
+        consts = [ints, floats] + consts
+        chunk_signatures = [(name, [("array", "<i8", 1), ("array", "<f8", 1)] + specs)
+                            for name, specs in chunk_signatures]
     *bodies, source = sources
     scalar_in = [not v.aval.shape for v in program.in_vars]
     out_scalar_types = [a.aval.dtype.type if not a.aval.shape else None for a in program.out_atoms]
@@ -612,31 +622,33 @@ def _generic_mode() -> str:
     return "auto"
 
 
-def _use_generic(source: str, generic: str) -> bool:
-    """Whether to compile ``generic`` (``source`` with its numbers lifted out,
-    ``lift.py``) rather than ``source`` itself.
+def _generic_variant(module: "Module", specialized: str):
+    """``module.resolved(True)`` (its numbers lifted out, ``lift.py``) when
+    that is what to compile, else None (compile ``specialized``, its source
+    with the numbers inline).
 
     The lifted code costs more to compile (about a third more: loops of
-    unknown length) and runs 0-10% slower, so in ``auto`` mode a program's
+    unknown length) and runs 0-16% slower, so in ``auto`` mode a program's
     first sizes are compiled as they are, and the lifted module once a
     second set of sizes of the same program turns up, in this process or
     (a note in the cache directory) in an earlier one. Whatever is compiled
     already, in memory or on disk, is used first: the specialized module for
-    these sizes, else the lifted one."""
-    if _generic_mode() == "always":
-        return True
-    specialized, lifted = _digest(source), _digest(generic)
-    if specialized in _modules:
-        return False
-    if lifted in _modules:
-        return True
-    if _compiled_on_disk(specialized):
-        return False
-    if _compiled_on_disk(lifted):
-        return True
-    first = _variants.setdefault(lifted, specialized)
-    seen_before = disk_cache.note_variant(lifted, specialized)
-    return first != specialized or seen_before
+    these sizes (then nothing is lifted at all), else the lifted one."""
+    mode = _generic_mode()
+    if mode == "never":
+        return None
+    if mode == "always":
+        return module.resolved(True)
+    own = _digest(specialized)
+    if own in _modules or _compiled_on_disk(own):
+        return None
+    generic = module.resolved(True)
+    lifted = _digest(generic[0][-1])
+    if lifted in _modules or _compiled_on_disk(lifted):
+        return generic
+    first = _variants.setdefault(lifted, own)
+    seen_before = disk_cache.note_variant(lifted, own)
+    return generic if first != own or seen_before else None
 
 
 def _compiled_on_disk(digest: str) -> bool:

@@ -54,7 +54,7 @@ CHUNK_EQNS = 200    # equations in one generated function, for large programs
 # nowhere yet stays inline: compiled apart, Numba would optimize it twice
 # (once alone, once linked into the caller). Smaller bodies always stay inline,
 # where a call per iteration costs more than the body. None turns body
-# functions off; set ``body_compiled`` to ``lambda p: True`` to call every
+# functions off; set ``numba_backend.body_compiled`` to ``lambda body, *_: True`` to call every
 # large body (tests do).
 BODY_FUNCTION_EQNS = 120
 PARALLEL_MIN_ELEMENTS = 1 << 17   # fused loops this large run on several threads (when enabled)

@@ -40,7 +40,7 @@ constants, and two more arguments per call: 0-16% per call and 30-50% more
 compile time (``benchmarks/bench_shape_generic.py``). So the Numba backend
 compiles a program's first sizes as they are, and the lifted module once a
 second set of sizes turns up (``FUNCGRAD_SHAPE_GENERIC=auto``,
-``numba_backend._use_generic``).
+``numba_backend._generic_variant``).
 """
 from __future__ import annotations
 
