@@ -13,9 +13,12 @@ from . import random
 from . import data
 from . import nn
 from .api import grad, make_ir, stop_gradient, value_and_grad, vjp
+from .jacobians import hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize
+from .vectorize import vmap
 from .core.ir import Program, ShapedArray
 from .jit import Lowered, jit
 from .control_flow import cond, fori_loop, scan, switch, while_loop
+from .custom_derivatives import CustomRuleError, checkpoint, custom_jvp, custom_vjp, remat
 from .errors import (DtypeError, FuncgradError, InputError, LeakedTracerError, ShapeError,
                      TracerBoolError, TreeError, UnsupportedError)
 
@@ -28,6 +31,7 @@ def clear_cache():
 
     _clear()
 
-__all__ = ["fori_loop", "while_loop", "scan", "cond", "switch", "grad", "value_and_grad", "vjp", "make_ir", "stop_gradient", "jit", "Lowered", "tree", "numpy", "config", "optim", "random", "data", "clear_cache",
+__all__ = ["fori_loop", "while_loop", "scan", "cond", "switch", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian", "hessian",
+           "hvp", "vmap", "custom_jvp", "custom_vjp", "checkpoint", "remat", "CustomRuleError", "make_ir", "stop_gradient", "jit", "Lowered", "tree", "numpy", "config", "optim", "random", "data", "clear_cache",
            "Program", "ShapedArray", "FuncgradError", "ShapeError", "DtypeError", "InputError",
            "TracerBoolError", "TreeError", "UnsupportedError", "LeakedTracerError", "__version__"]

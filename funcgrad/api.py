@@ -166,6 +166,19 @@ def _bad_output(out, what):
                              "dtype. Return other values outside the transformed function")
 
 
+def _lazy(compile_fn, program: Program):
+    """``compile_fn(program)``, compiled on the first call: a transformation
+    applied inside a trace (``jvp`` of ``grad``, ``vmap`` of ``vjp``) inlines its
+    program into the enclosing one and never compiles it on its own."""
+    compiled = []
+
+    def run(*args):
+        if not compiled:
+            compiled.append(compile_fn(program))
+        return compiled[0](*args)
+    return run
+
+
 def _run(compiled, program: Program, leaves):
     if _trace.tracing() or any(isinstance(x, Tracer) for x in leaves):
         return eval_program(program, leaves)  # inline into the enclosing trace
@@ -282,7 +295,7 @@ def _build_grad(program, out_def, wrt, has_aux, compile_fn, what):
     grad_program = trace_flat(grad_fun, closed.in_avals)
     entry = _GradEntry()
     entry.program = grad_program
-    entry.compiled = compile_fn(grad_program)
+    entry.compiled = _lazy(compile_fn, grad_program)
     entry.out_tree = out_def
     return entry
 
@@ -340,7 +353,7 @@ def vjp(fun, *primals, has_aux: bool = False, backend: str | None = None):
         n_outs = len(program.out_atoms)
         if not all(known_out[:n_outs]):  # pragma: no cover - outputs never depend on cotangents
             raise AssertionError("vjp: forward outputs depend on cotangents")
-        return (compile_fn(forward), forward, compile_fn(backward), backward, out_def, n_main,
+        return (_lazy(compile_fn, forward), forward, _lazy(compile_fn, backward), backward, out_def, n_main,
                 known_out[n_outs:], ct_avals)
 
     cached = program_cache.get_traced(fun, ("vjp", out_def, has_aux, backend), traced, build)

@@ -19,9 +19,12 @@ Rules, as in JAX:
 - ``cond`` and ``switch`` trace every branch; all branches return the same
   structure, shapes and dtypes. ``switch`` clamps its index into range.
 
-``cond`` and ``switch`` are differentiable. Differentiating *through* the
-loops is not supported yet (an ``UnsupportedError`` says so); computing a
-gradient inside a loop body is.
+Every construct is differentiable in forward mode (``jvp``, ``jacfwd``) and
+batches under ``vmap``. Reverse mode (``grad``, ``vjp``) goes through ``cond``,
+``switch``, ``scan`` and ``fori_loop`` with static bounds (the forward loop
+stacks what the backward loop needs, a reverse loop runs the body's backward
+program); through ``while_loop`` it raises an ``UnsupportedError``, as in JAX
+(its trip count is known only at run time).
 """
 from __future__ import annotations
 

@@ -57,9 +57,13 @@ class Lowered:
         each pass (printable), or None when the backend ran the program as traced."""
         if self.ir is self.program:
             return None
-        from .passes import default_pipeline
+        from .passes import PassTrace, default_pipeline, inline_calls
 
-        return default_pipeline.run(self.program, record=True)
+        record = default_pipeline.run(self.program, record=True)
+        inlined = inline_calls(record.output)
+        if inlined is not record.output:   # custom-derivative and checkpoint calls, as the backend inlines them
+            record = PassTrace(list(record.stages) + [("inline_calls", inlined)])
+        return record
 
     @property
     def fusion_plan(self):

@@ -62,6 +62,32 @@ def test_every_primitive_has_a_vm_rule():
 # cost Numba compiles there); here nothing compiles, so every rule runs in both widths
 VM_CASES = dict(CASES)
 VM_CASES["float32"] = (_float_terms, lambda: _float_args(np.float32), 2e-6)
+
+
+@fg.custom_jvp
+def _softplus(x):
+    return fnp.log1p(fnp.exp(x))
+
+
+_softplus.defjvp(lambda primals, tangents: (_softplus(primals[0]), tangents[0] * P.logistic(primals[0])))
+
+
+@fg.custom_vjp
+def _scaled(x, y):
+    return fnp.sin(x) * y
+
+
+_scaled.defvjp(lambda x, y: (fnp.sin(x) * y, (x, y)),
+               lambda res, g: (g * fnp.cos(res[0]) * res[1], g * fnp.sin(res[0])))
+
+
+def _call_terms(x, y):
+    """The call primitives, which the vm encodes in place (the Numba backend inlines them)."""
+    return [("custom_jvp_call", _softplus(x)), ("custom_vjp_call", _scaled(x, y)),
+            ("checkpoint", fg.checkpoint(lambda a, b: fnp.tanh(a @ b.T))(x, x))]
+
+
+VM_CASES["calls"] = (_call_terms, lambda: (RNG.normal(size=(3, 4)), RNG.normal(size=4)), 1e-13)
 _programs = {}
 
 

@@ -32,20 +32,18 @@ primitives: dict[str, "Primitive"] = {}
 
 
 class Primitive:
-    """A named operation and its rules.
-
-    Each rule lives next to the primitive's definition:
+    """A named operation and its two own rules, defined with the primitive:
 
     - ``abstract_eval(*avals, **params) -> ShapedArray`` (or a list when
       ``multiple_results``): shapes and dtypes; raises a FuncgradError naming
       the operation for bad operands.
     - ``impl(*arrays, **params)``: the NumPy implementation (the interpreter).
-    - ``vjp(ct, *primals, out, **params) -> tuple``: the cotangent of each
-      input (``None`` for "zero" or "not differentiable"), written with other
-      primitives so that it can itself be traced and differentiated.
 
-    Later transformations add their own rule tables (``jvp``, ``batch``) and
-    backends their lowerings, keyed by the same primitive.
+    Every other rule lives in a table owned by the transformation (or
+    backend) that uses it, keyed by the primitive object, as in JAX's
+    Autodidax: the VJP rules in ``funcgrad.transforms.vjp.vjp_rules``
+    (``vjp_rules[sin_p] = rule``), later ``jvp_rules`` and ``batch_rules``,
+    and the backends' lowering tables.
     """
 
     def __init__(self, name: str, *, multiple_results: bool = False):
@@ -56,7 +54,6 @@ class Primitive:
         self.has_effect = False
         self.abstract_eval: Callable | None = None
         self.impl: Callable | None = None
-        self.vjp: Callable | None = None
         primitives[name] = self
 
     def __repr__(self):
@@ -68,10 +65,6 @@ class Primitive:
 
     def def_impl(self, fn):
         self.impl = fn
-        return fn
-
-    def def_vjp(self, fn):
-        self.vjp = fn
         return fn
 
     def bind(self, *args, **params):

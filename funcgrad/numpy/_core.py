@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 
 import numpy as np
 
@@ -405,17 +406,77 @@ def ndim(a):
 
 
 def size(a, axis=None):
+    """``np.size``: the number of elements, or the product of the sizes of
+    ``axis`` (an int or, as NumPy 2.4, a tuple of ints). A 0-d array has no axis."""
     s = shape(a)
-    return int(np.prod(s)) if axis is None else s[axis]
+    if axis is None:
+        return int(np.prod(s))
+    return int(np.prod([s[i] for i in _axes(axis, len(s), "size", s, zero_d=None)], dtype=np.int64))
 
 
-def _axes(axis, nd):
+def _axes(axis, nd, name="axis", shape_=None, *, zero_d="any", what=None):
+    """``axis`` (None, an int or a sequence of ints) as a tuple of distinct
+    non-negative ints, checked against an array of ``nd`` dimensions; a bad or
+    repeated axis is a ShapeError naming ``name``, the axis and ``shape_``
+    (or ``what``: the array the axes index, in words).
+
+    ``zero_d`` says whether a 0-d array takes the axis 0 (or -1), normalized to
+    0 (the primitives drop it, see ``primitives._common.normalize_axes``):
+
+    - ``"int"``: from a bare integer only, as NumPy's ``sum``, ``max``, ``any``,
+      ``argmax``, ``squeeze``... (``np.sum(x0d, axis=0)`` is ``x0d``, while
+      ``np.sum(x0d, axis=(0,))`` raises an AxisError);
+    - ``"any"``: from a tuple too (the default, for internal callers);
+    - ``None``: never, as NumPy's ``mean``, ``var``, ``flip``, ``swapaxes``...
+    """
     if axis is None:
         return tuple(range(nd))
-    if isinstance(axis, (int, np.integer)):
-        axis = (int(axis),)
-    from ..primitives._common import normalize_axes
-    return normalize_axes("axis", axis, nd)
+    bare = isinstance(axis, (int, np.integer))
+    axes = (axis,) if bare else tuple(axis)
+    if what is None:
+        what = (f"an array of shape {tuple(shape_)}" if shape_ is not None else "an array") + \
+               f" ({nd} dimension{'' if nd == 1 else 's'})"
+    out = []
+    for ax in axes:
+        ax = int(ax)
+        if nd == 0 and ax in (0, -1) and (zero_d == "any" or (zero_d == "int" and bare)):
+            out.append(0)
+            continue
+        if not -nd <= ax < nd:
+            hint = ""
+            if nd == 0 and ax in (0, -1) and zero_d == "int":
+                hint = (f"; as NumPy, {name} takes the axis {ax} of a 0-d array as a bare integer "
+                        f"(axis={ax}), not in a tuple")
+            raise ShapeError(f"{name}: axis {ax} is out of bounds for {what}{hint}")
+        out.append(ax % nd)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{name}: repeated axis in {axes} for {what}")
+    return tuple(out)
+
+
+def _axes_of(name, a, axis, zero_d=None):
+    """``_axes`` for ``a``'s axes, its shape named in errors."""
+    s = shape(a)
+    return _axes(axis, len(s), name, s, zero_d=zero_d)
+
+
+def _int_axis(name, axis):
+    """NumPy's integer-only ``axis`` arguments (``cumsum``, ``take``,
+    ``concatenate``, ``argmax``...): as NumPy, a TypeError for anything else."""
+    try:
+        return operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{name}: axis must be an integer, got {type(axis).__name__} {axis!r}") from None
+
+
+def _view_1d_axis(name, a, axis):
+    """NumPy's integer-axis functions (``cumsum``, ``take``, ``repeat``) take
+    a 0-d array as its 1-element 1-d view, with the axis 0 (or -1): ``a`` so
+    viewed (checked; the axis is then 0), or ``a`` unchanged."""
+    if ndim(a) != 0:
+        return a, axis
+    _axes(axis, 0, name, (), zero_d="int")
+    return ravel(a), 0
 
 
 def reshape(a, newshape=None, order="C", *, shape=None):
@@ -444,24 +505,30 @@ def ravel(a, order="C"):
 def transpose(a, axes=None):
     a = asarray(a)
     nd = ndim(a)
-    axes = tuple(reversed(range(nd))) if axes is None else _axes(axes, nd)
+    axes = tuple(reversed(range(nd))) if axes is None else _axes_of("transpose", a, axes)
     if len(axes) != nd:
         raise ShapeError(f"transpose: axes {axes} don't match an array of {nd} dimensions")
     return P.transpose(a, axes)
 
 
 def swapaxes(a, axis1, axis2):
+    a = asarray(a)
     nd = ndim(a)
-    a1, a2 = _axes(axis1, nd)[0], _axes(axis2, nd)[0]
+    (a1,) = _axes_of("swapaxes", a, _int_axis("swapaxes", axis1))
+    (a2,) = _axes_of("swapaxes", a, _int_axis("swapaxes", axis2))
     perm = list(range(nd))
     perm[a1], perm[a2] = perm[a2], perm[a1]
     return transpose(a, perm)
 
 
 def moveaxis(a, source, destination):
+    a = asarray(a)
     nd = ndim(a)
-    src = _axes(source, nd)
-    dst = _axes(destination, nd)
+    src = _axes_of("moveaxis", a, source)
+    dst = _axes_of("moveaxis", a, destination)
+    if len(src) != len(dst):
+        raise ShapeError(f"moveaxis: source {source} and destination {destination} must have the same "
+                         f"number of elements (array of shape {shape(a)})")
     order = [i for i in range(nd) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -472,7 +539,8 @@ def expand_dims(a, axis):
     a = asarray(a)
     s = list(shape(a))
     nd = len(s) + (1 if isinstance(axis, (int, np.integer)) else len(axis))
-    for ax in sorted(_axes(axis, nd)):
+    for ax in sorted(_axes(axis, nd, "expand_dims", what=f"the {nd}-d result of expanding an array of "
+                                                          f"shape {tuple(s)}")):
         s.insert(ax, 1)
     return P.reshape(a, tuple(s))
 
@@ -483,7 +551,9 @@ def squeeze(a, axis=None):
     if axis is None:
         axes = tuple(i for i, d in enumerate(s) if d == 1)
     else:
-        axes = _axes(axis, len(s))
+        axes = _axes(axis, len(s), "squeeze", s, zero_d="int")
+        if not s:       # as NumPy: a 0-d array takes the axis 0 (or -1), as a bare integer, and stays 0-d
+            axes = ()
         for ax in axes:
             if s[ax] != 1:
                 raise ShapeError(f"squeeze: cannot select an axis to squeeze out which has size not "
@@ -522,7 +592,13 @@ def concatenate(arrays, axis=0):
         raise ShapeError("concatenate: need at least one array to concatenate")
     if axis is None:
         arrays, axis = [ravel(a) for a in arrays], 0
+    axis = _int_axis("concatenate", axis)
     arrays = _promote(*arrays)
+    for a in arrays:
+        if ndim(a) == 0:
+            raise ShapeError(f"concatenate: zero-dimensional arrays cannot be concatenated (an array of "
+                             f"shape () along axis {axis}); stack them, or make them 1-d first")
+    (axis,) = _axes_of("concatenate", arrays[0], axis)
     return P.concatenate(arrays, axis)
 
 
@@ -534,7 +610,8 @@ def stack(arrays, axis=0):
     if len(shapes) != 1:
         raise ShapeError(f"stack: all input arrays must have the same shape, got {[aval_of(a) for a in arrays]}")
     nd = ndim(arrays[0]) + 1
-    (ax,) = _axes(axis, nd)
+    (ax,) = _axes(_int_axis("stack", axis), nd, "stack",
+                  what=f"the {nd}-d result of stacking arrays of shape {shape(arrays[0])}")
     return concatenate([expand_dims(a, ax) for a in arrays], axis=ax)
 
 
@@ -547,10 +624,17 @@ def vstack(arrays):
     return concatenate([atleast_2d(a) for a in arrays], axis=0)
 
 
+def _split_axis(name, ary, axis):
+    axis = _int_axis(name, axis)
+    if ndim(ary) == 0:
+        raise ShapeError(f"{name}: cannot split a 0-d array (shape (), axis {axis}): it has no axes")
+    return _axes_of(name, ary, axis)[0]
+
+
 def split(ary, indices_or_sections, axis=0):
     ary = asarray(ary)
     s = shape(ary)
-    (axis,) = _axes(axis, len(s))
+    axis = _split_axis("split", ary, axis)
     n = s[axis]
     if isinstance(indices_or_sections, (int, np.integer)):
         k = int(indices_or_sections)
@@ -570,9 +654,13 @@ def split(ary, indices_or_sections, axis=0):
 
 
 def array_split(ary, indices_or_sections, axis=0):
+    ary = asarray(ary)
+    axis = _split_axis("array_split", ary, axis)
     if isinstance(indices_or_sections, (int, np.integer)):
         n = shape(ary)[axis]
         k = int(indices_or_sections)
+        if k <= 0:
+            raise ShapeError(f"array_split: number sections must be larger than 0, got {k}")
         sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
         indices_or_sections = list(np.cumsum(sizes)[:-1])
     return split(ary, indices_or_sections, axis)
@@ -580,7 +668,7 @@ def array_split(ary, indices_or_sections, axis=0):
 
 def flip(m, axis=None):
     m = asarray(m)
-    return P.rev(m, _axes(axis, ndim(m)))
+    return P.rev(m, _axes_of("flip", m, axis))
 
 
 def fliplr(m):
@@ -610,8 +698,9 @@ def repeat(a, repeats, axis=None):
     a = asarray(a)
     if axis is None:
         a, axis = ravel(a), 0
+    a, axis = _view_1d_axis("repeat", a, _int_axis("repeat", axis))
     s = shape(a)
-    (axis,) = _axes(axis, len(s))
+    (axis,) = _axes_of("repeat", a, axis)
     b = expand_dims(a, axis + 1)
     b = broadcast_to(b, s[:axis + 1] + (int(repeats),) + s[axis + 1:])
     return reshape(b, s[:axis] + (s[axis] * int(repeats),) + s[axis + 1:])
@@ -639,7 +728,7 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
         a = globals()["where"](where, a, 0)
     a = asarray(a)
     a = _promote(a, dtype=dtype if dtype is not None else _sum_dtype(_dtype(a)))[0]
-    r = P.reduce_sum(a, _axes(axis, ndim(a)), keepdims)
+    r = P.reduce_sum(a, _axes_of("sum", a, axis, zero_d="int"), keepdims)
     return r if initial is None else add(r, initial)
 
 
@@ -647,7 +736,7 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False):
     _check_out(out, "prod")
     a = asarray(a)
     a = _promote(a, dtype=dtype if dtype is not None else _sum_dtype(_dtype(a)))[0]
-    return P.reduce_prod(a, _axes(axis, ndim(a)), keepdims)
+    return P.reduce_prod(a, _axes_of("prod", a, axis, zero_d="int"), keepdims)
 
 
 def _count(a, axes):
@@ -661,18 +750,22 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False):
     if dtype is None:
         dtype = _dtype(a) if _dtype(a).kind == "f" else np.float64
     a = _promote(a, dtype=dtype)[0]
-    axes = _axes(axis, ndim(a))
+    axes = _axes_of("mean", a, axis)       # as np.mean: a 0-d array has no axis 0
     n = _count(a, axes)
     return P.div(P.reduce_sum(a, axes, keepdims), np.asarray(n, dtype=dtype))
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    _check_out(out, "var")
+    return _var("var", a, axis, dtype, out, ddof, keepdims)
+
+
+def _var(name, a, axis, dtype, out, ddof, keepdims):
+    _check_out(out, name)
     a = asarray(a)
     if dtype is None:
         dtype = _dtype(a) if _dtype(a).kind == "f" else np.float64
     a = _promote(a, dtype=dtype)[0]
-    axes = _axes(axis, ndim(a))
+    axes = _axes_of(name, a, axis)       # as np.var: a 0-d array has no axis 0
     centered = subtract(a, mean(a, axis=axes, keepdims=True))
     n = _count(a, axes) - ddof
     ss = P.reduce_sum(P.integer_pow(centered, 2), axes, keepdims)
@@ -680,23 +773,25 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    return sqrt(var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims))
+    return sqrt(_var("std", a, axis, dtype, out, ddof, keepdims))
 
 
 def max(a, axis=None, out=None, keepdims=False):  # noqa: A001
     _check_out(out, "max")
     a = asarray(a)
+    axes = _axes_of("max", a, axis, zero_d="int")
     if _dtype(a) == bool:
         return any(a, axis=axis, keepdims=keepdims)
-    return P.reduce_max(a, _axes(axis, ndim(a)), keepdims)
+    return P.reduce_max(a, axes, keepdims)
 
 
 def min(a, axis=None, out=None, keepdims=False):  # noqa: A001
     _check_out(out, "min")
     a = asarray(a)
+    axes = _axes_of("min", a, axis, zero_d="int")
     if _dtype(a) == bool:
         return all(a, axis=axis, keepdims=keepdims)
-    return P.reduce_min(a, _axes(axis, ndim(a)), keepdims)
+    return P.reduce_min(a, axes, keepdims)
 
 
 amax, amin = max, min
@@ -705,23 +800,25 @@ amax, amin = max, min
 def any(a, axis=None, out=None, keepdims=False):  # noqa: A001
     _check_out(out, "any")
     b = _promote(_to_bool(a), dtype=np.int8)[0]
-    return _to_bool(P.reduce_max(b, _axes(axis, ndim(b)), keepdims))
+    return _to_bool(P.reduce_max(b, _axes_of("any", b, axis, zero_d="int"), keepdims))
 
 
 def all(a, axis=None, out=None, keepdims=False):  # noqa: A001
     _check_out(out, "all")
     b = _promote(_to_bool(a), dtype=np.int8)[0]
-    return _to_bool(P.reduce_min(b, _axes(axis, ndim(b)), keepdims))
+    return _to_bool(P.reduce_min(b, _axes_of("all", b, axis, zero_d="int"), keepdims))
 
 
 def _arg(prim_fn, name):
     def f(a, axis=None, out=None, keepdims=False):
         _check_out(out, name)
         a = asarray(a)
+        nd = ndim(a)
         if axis is None:
-            a, axis = ravel(a), 0
-            r = prim_fn(a, 0, False)
-            return reshape(r, (1,) * ndim(a)) if keepdims else r
+            r = prim_fn(ravel(a), 0, False)
+            return reshape(r, (1,) * nd) if keepdims else r    # as NumPy: a's ndim, all of size 1
+        axis = _int_axis(name, axis)
+        _axes_of(name, a, axis, zero_d="int")    # checked; a 0-d array takes the axis 0 (or -1)
         return prim_fn(a, axis, keepdims)
     f.__name__ = name
     return f
@@ -732,9 +829,16 @@ argmin = _arg(P.argmin, "argmin")
 
 
 def logsumexp(a, axis=None, keepdims=False, b=None):
-    """``log(sum(exp(a), axis))``, computed stably (as ``scipy.special.logsumexp``)."""
+    """``log(sum(exp(a), axis))``, computed stably (as ``scipy.special.logsumexp``).
+
+    As scipy's, a 0-d ``a`` is taken as its 1-element 1-d view: it takes the
+    axis 0 (or -1, bare or in a tuple), and ``keepdims=True`` gives shape (1,)."""
     a = _to_float(asarray(a))
-    axes = _axes(axis, ndim(a))
+    what = None
+    if ndim(a) == 0:
+        what = "an array of shape () (taken as shape (1,), as scipy.special.logsumexp does)"
+        a = reshape(a, (1,))
+    axes = _axes(axis, ndim(a), "logsumexp", shape(a), zero_d=None, what=what)
     if b is not None:
         raise UnsupportedError("logsumexp: the b= weights are not supported")
     m = stop_gradient(max(a, axis=axes, keepdims=True))
@@ -750,9 +854,9 @@ def cumsum(a, axis=None, dtype=None):
     a = asarray(a)
     if axis is None:
         a, axis = ravel(a), 0
+    a, axis = _view_1d_axis("cumsum", a, _int_axis("cumsum", axis))   # as NumPy: a 0-d array gives shape (1,)
     a = _promote(a, dtype=dtype if dtype is not None else _sum_dtype(_dtype(a)))[0]
-    nd = ndim(a)
-    (axis,) = _axes(axis, nd)
+    (axis,) = _axes_of("cumsum", a, axis)
     n = shape(a)[axis]
     tri = np.triu(np.ones((n, n), dtype=_dtype(a)))
     moved = moveaxis(a, axis, -1)
@@ -831,14 +935,17 @@ def tensordot(a, b, axes=2):
     a, b = _promote(a, b)
     na, nb = ndim(a), ndim(b)
     if isinstance(axes, (int, np.integer)):
+        if int(axes) > _py_min(na, nb):
+            raise ShapeError(f"tensordot: axes={int(axes)}: cannot contract the last {int(axes)} axes of an "
+                             f"array of shape {shape(a)} with the first {int(axes)} of shape {shape(b)}")
         ax_a = list(range(na - int(axes), na))
         ax_b = list(range(int(axes)))
     else:
         ax_a, ax_b = axes
         ax_a = [ax_a] if isinstance(ax_a, (int, np.integer)) else list(ax_a)
         ax_b = [ax_b] if isinstance(ax_b, (int, np.integer)) else list(ax_b)
-    ax_a = list(_axes(ax_a, na)) if ax_a else []
-    ax_b = list(_axes(ax_b, nb)) if ax_b else []
+    ax_a = list(_axes_of("tensordot", a, ax_a)) if ax_a else []
+    ax_b = list(_axes_of("tensordot", b, ax_b)) if ax_b else []
     sa, sb = shape(a), shape(b)
     if len(ax_a) != len(ax_b) or _py_any(sa[i] != sb[j] for i, j in zip(ax_a, ax_b)):
         raise ShapeError(f"tensordot: shape-mismatch for sum: {aval_of(a)} axes {ax_a}, {aval_of(b)} axes {ax_b}")
@@ -968,7 +1075,8 @@ def one_hot(indices, num_classes, dtype=None, axis=-1):
     dtype = _creation_dtype(dtype)
     indices = asarray(indices)
     nd = ndim(indices) + 1
-    (axis,) = _axes(axis, nd)
+    (axis,) = _axes(_int_axis("one_hot", axis), nd, "one_hot",
+                    what=f"the {nd}-d one-hot result for indices of shape {shape(indices)}")
     classes_shape = [1] * nd
     classes_shape[axis] = num_classes
     classes = reshape(arange(num_classes), tuple(classes_shape))
@@ -998,11 +1106,24 @@ def _wrap_indices(indices, n, name):
 
 def take(a, indices, axis=None, mode=None, fill_value=None):
     from . import _indexing
+    if axis is not None:
+        axis = _int_axis("take", axis)
+        if ndim(a) == 0:    # as NumPy: the 1-element view of a 0-d array, by the axis 0 (or -1)
+            _axes(axis, 0, "take", (), zero_d="int")
+            axis = None
+        else:
+            _axes_of("take", a, axis)
     return _indexing.take(a, indices, axis, mode, fill_value)
 
 
 def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
     from . import _indexing
+    if axis is None:
+        if ndim(indices) != 1:
+            raise ShapeError(f"take_along_axis: when axis=None, indices must have a single dimension, "
+                             f"got shape {shape(indices)}")
+    else:
+        _axes_of("take_along_axis", arr, _int_axis("take_along_axis", axis))   # a 0-d arr has no axis 0
     return _indexing.take_along_axis(arr, indices, axis, mode, fill_value)
 
 

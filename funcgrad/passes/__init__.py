@@ -22,6 +22,12 @@ the two backends check the passes too. ``fg.jit(f).lower(*args)`` shows the
 IR after the passes (``.ir``), before them (``.ir_before_passes``) and after
 every pass (``.as_text(passes=True)``).
 
+After the pipeline, the backends run :func:`inline_calls` (``inline.py``):
+each call equation (``custom_jvp_call``, ``custom_vjp_call``, ``checkpoint``)
+is replaced by its program's equations. The pipeline optimizes each call
+body on its own, as it does loop bodies; inlining after it keeps
+``checkpoint``'s recomputation from being merged back by CSE.
+
 After the pipeline, :func:`plan_fusion` (``fusion.py``) reads the program
 and returns its fusion plan, data rather than a rewritten program: the groups
 of equations that share one loop nest (elementwise equations over one loop
@@ -41,6 +47,7 @@ from ..core.ir import Program
 from .accumulate import accumulate
 from .cse import cse
 from .dce import dce
+from .inline import inline_calls
 from .fusion import Accumulator, FusionGroup, FusionPlan, plan_fusion
 from .pipeline import PassTrace, Pipeline, count_eqns
 from .schedule import schedule
@@ -48,7 +55,7 @@ from .simplify import simplify
 from .verify import IRError, verify
 
 __all__ = ["Pipeline", "PassTrace", "simplify", "cse", "accumulate", "dce", "schedule", "verify", "IRError", "count_eqns",
-           "default_pipeline", "enabled", "optimize", "plan_fusion", "FusionPlan", "FusionGroup", "Accumulator"]
+           "default_pipeline", "enabled", "optimize", "inline_calls", "plan_fusion", "FusionPlan", "FusionGroup", "Accumulator"]
 
 # accumulate after cse: cse would merge the zero buffers it starts (one array
 # each, updated in place) into one that every chain then has to copy

@@ -37,6 +37,10 @@ shapes and dtypes.
 - a static scalar read, ``reshape(slice(x), ())`` of one element (what
   ``x[3]`` traces to) -> ``take(x, 3)``, a single scalar load in the
   generated code (``x`` of rank > 1 is first reshaped flat, a view).
+- ``matmul`` whose contraction has size 1 (an outer product, what per-example
+  gradients of a dense layer are: ``x[:, :, None] * g[:, None, :]``) -> a
+  broadcasting ``mul`` of the operands reshaped (views): one fused loop
+  instead of a matrix product per batch element.
 - constant folding: an equation whose inputs are all literals and whose
   outputs are 0-d is evaluated with the primitive's NumPy implementation
   (as the interpreter would) and replaced by literals of exactly the output
@@ -50,6 +54,7 @@ from ..core.ir import Eqn, Literal, Program, ShapedArray, Var
 from ..primitives.elementwise import (add_p, convert_p, div_p, mul_p, neg_p, select_p, stop_gradient_p,
                                       sub_p)
 from ..primitives.indexing import take_p
+from ..primitives.linalg import matmul_p
 from ..primitives.shape import broadcast_to_p, reshape_p, slice_p, transpose_p
 from ._util import has_effect, map_subprograms, rebuild, subprograms, subst, with_inputs
 
@@ -79,8 +84,8 @@ def _simplify(program: Program, memo: dict) -> Program:
             for o, a in zip(eqn.outputs, result.atoms):
                 env[o] = a
         else:
-            for e in result:
-                emit(e, depth + 1)
+            for e in result:   # a rule's later equations may read outputs of its earlier, replaced ones
+                emit(with_inputs(e, [subst(env, a) for a in e.inputs]), depth + 1)
 
     for eqn in program.eqns:
         e = with_inputs(eqn, [subst(env, a) for a in eqn.inputs])
@@ -322,8 +327,25 @@ def _transpose(eqn, producer):
     return [Eqn(transpose_p, [inner.inputs[0]], [out], {"permutation": composed}, eqn.source)]
 
 
+def _matmul(eqn, producer):
+    (a, b), out = eqn.inputs, eqn.outputs[0]
+    ta, tb = eqn.params["transpose_a"], eqn.params["transpose_b"]
+    k = a.aval.shape[-2] if ta else a.aval.shape[-1]
+    if k != 1 or a.aval.dtype.kind != "f":
+        return None
+    # op(a) is (..., n, 1) and op(b) is (..., 1, m); with a unit axis either way
+    # round, the transposes are reshapes
+    batch, n, m = out.aval.shape[:-2], out.aval.shape[-2], out.aval.shape[-1]
+    col = Var(ShapedArray(batch + (n, 1), a.aval.dtype))
+    row = Var(ShapedArray(batch + (1, m), b.aval.dtype))
+    return [Eqn(reshape_p, [a], [col], {"shape": col.aval.shape}, eqn.source),
+            Eqn(reshape_p, [b], [row], {"shape": row.aval.shape}, eqn.source),
+            Eqn(mul_p, [col, row], [out], {}, eqn.source)]
+
+
 _RULES = {
     mul_p: _mul, div_p: _div, add_p: _add, sub_p: _sub, neg_p: _neg,
     convert_p: _convert, stop_gradient_p: _identity, select_p: _select,
     reshape_p: _reshape, broadcast_to_p: _broadcast_to, transpose_p: _transpose,
+    matmul_p: _matmul,
 }

@@ -1,5 +1,8 @@
-"""funcgrad's primitives: one module per family, each primitive's rules
-(shape/dtype, NumPy implementation, VJP) defined together.
+"""funcgrad's primitives: one module per family, each primitive's shape/dtype
+rule and NumPy implementation defined together. The rules of
+transformations live in tables those own, keyed by the primitive: the VJP
+rules in :data:`funcgrad.transforms.vjp.vjp_rules` (filled by
+``funcgrad/transforms/vjp/rules.py`` and ``control.py``).
 
 The functions here are the low-level operations (in the manner of
 ``jax.lax``): operands already promoted to one dtype, static parameters
@@ -17,3 +20,4 @@ from .shape import broadcast_to, concatenate, iota, pad, pad_add, reshape, rev, 
 from .bitwise import shift_left, shift_right_logical
 from .random import threefry2x32
 from .sort import argsort
+from . import calls  # noqa: F401,E402  (custom_jvp_call, custom_vjp_call, checkpoint)

@@ -39,10 +39,13 @@ def scalar(value, dtype) -> np.ndarray:
 
 
 def normalize_axes(name: str, axes, ndim: int) -> tuple:
+    """``axes`` as non-negative ints, checked. As NumPy's reductions do, a 0-d
+    array takes the axis 0 (or -1), normalized to 0: callers that reduce drop it
+    (see :mod:`.reduction`); ``flip`` rejects it."""
     out = []
     for ax in axes:
         ax = int(ax)
-        if not -ndim <= ax < max(ndim, 1) or (ndim == 0 and ax not in (0, -1)):
+        if not (ax in (0, -1) if ndim == 0 else -ndim <= ax < ndim):
             raise ShapeError(f"{name}: axis {ax} is out of bounds for an array of {ndim} dimensions")
         out.append(ax % ndim if ndim else 0)
     if len(set(out)) != len(out):

@@ -3,7 +3,8 @@
 Both take two operands of one unsigned dtype that broadcast together, as the
 other binary primitives do. A shift by the dtype's width or more gives 0 (as
 in ``jax.lax``; C and LLVM leave it undefined). The results are integers, so
-no gradient flows through them (their VJP is zero).
+no gradient flows through them (their VJP, in
+:mod:`funcgrad.transforms.vjp.rules`, is zero).
 """
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ def _shift(name, np_fn):
         shifted = np_fn(x, np.where(in_range, y, 0).astype(x.dtype))
         return np.asarray(np.where(in_range, shifted, 0), dtype=x.dtype)
 
-    p.def_vjp(lambda ct, x, y, *, out: (None, None))
     return p
 
 

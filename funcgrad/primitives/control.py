@@ -22,10 +22,11 @@ The NumPy implementations (the interpreter) evaluate the bodies with the
 interpreter, one iteration at a time. The user-facing functions, which take
 pytrees and Python callables, are in :mod:`funcgrad.control_flow`.
 
-``switch`` is differentiable (its VJP is a ``switch`` over the branches'
-backward passes). Differentiating through the loops is not implemented yet:
-their VJP rule raises an error saying so (a gradient *inside* a loop body is
-fine).
+Their rules live with the transformations: reverse mode in
+:mod:`funcgrad.transforms.vjp.control` (``switch``, ``scan``, ``fori_loop``
+with static bounds; ``while_loop`` raises, as in JAX), forward mode in
+:mod:`funcgrad.transforms.jvp.control`, batching in
+:mod:`funcgrad.transforms.batching.control`.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ import numpy as np
 from ..core.evaluate import eval_program
 from ..core.ir import Program, ShapedArray, Var, subprograms
 from ..core.trace import Primitive
-from ..errors import DtypeError, ShapeError, UnsupportedError
+from ..errors import DtypeError, ShapeError
 
 __all__ = ["fori_loop_p", "while_loop_p", "scan_p", "switch_p", "subprograms"]
 
@@ -48,15 +49,6 @@ def _same_types(name: str, what: str, got, want):
     for k, (g, w) in enumerate(zip(got, want)):
         if g.shape != w.shape or g.dtype != w.dtype:
             raise DtypeError(f"{name}: {what} {k} is {g} but must be {w}")
-
-
-def _no_vjp(name):
-    def vjp(*args, **params):
-        raise UnsupportedError(
-            f"{name}: differentiating through {name} is not supported yet. Compute gradients "
-            "inside the loop body instead (e.g. a training step that calls value_and_grad), "
-            "or unroll the loop in Python")
-    return vjp
 
 
 def _index_value(x) -> int:
@@ -87,9 +79,6 @@ def _fori_impl(lo, hi, *args, body, num_consts):
     return [np.asarray(c) for c in carry]
 
 
-fori_loop_p.def_vjp(_no_vjp("fori_loop"))
-
-
 # ----------------------------------------------------------------------------- while_loop
 
 while_loop_p = Primitive("while_loop", multiple_results=True)
@@ -113,9 +102,6 @@ def _while_impl(*args, cond, body, cond_nconsts, body_nconsts):
     while bool(_eval(cond, cond_consts + carry)[0]):
         carry = _eval(body, body_consts + carry)
     return [np.asarray(c) for c in carry]
-
-
-while_loop_p.def_vjp(_no_vjp("while_loop"))
 
 
 # ----------------------------------------------------------------------------- scan
@@ -153,9 +139,6 @@ def _scan_impl(*args, body, num_consts, num_carry, length, reverse):
     return [np.asarray(c) for c in carry] + ys
 
 
-scan_p.def_vjp(_no_vjp("scan"))
-
-
 # ----------------------------------------------------------------------------- switch
 
 switch_p = Primitive("switch", multiple_results=True)
@@ -178,29 +161,6 @@ def _switch_abstract(index, *operands, branches):
 def _switch_impl(index, *operands, branches):
     k = min(max(_index_value(index), 0), len(branches) - 1)
     return [np.asarray(o) for o in _eval(branches[k], list(operands))]
-
-
-@switch_p.def_vjp
-def _switch_vjp(cts, index, *operands, out, branches):
-    """The VJP of a branch is a branch of VJPs: each branch's backward pass,
-    traced into a program, selected by the same index."""
-    from ..core.trace import aval_of, trace_flat
-    from ..transforms.vjp import backward_pass
-
-    n = len(operands)
-    wrt = [i for i, o in enumerate(operands) if aval_of(o).dtype.kind == "f"]
-    in_avals = [aval_of(o) for o in operands] + [aval_of(c) for c in cts]
-    programs = []
-    for branch in branches:
-        def branch_vjp(*args, branch=branch):
-            return backward_pass(branch, list(args[:n]), wrt, list(args[n:]))[1]
-        programs.append(trace_flat(branch_vjp, in_avals))
-    closed, consts = close_branches(programs)
-    grads = switch_p.bind(index, *consts, *operands, *cts, branches=tuple(closed))
-    result = [None] * (n + 1)
-    for i, g in zip(wrt, grads):
-        result[i + 1] = g
-    return tuple(result)
 
 
 def close_branches(programs):

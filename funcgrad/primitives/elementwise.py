@@ -1,4 +1,5 @@
-"""Elementwise primitives: shape rule, NumPy implementation and VJP of each.
+"""Elementwise primitives: shape rule and NumPy implementation of each (their
+VJP rules are in :mod:`funcgrad.transforms.vjp.rules`).
 
 Operands of n-ary primitives have one dtype (``funcgrad.numpy`` promotes
 them) and broadcast against each other as in NumPy; VJP rules undo the
@@ -11,12 +12,12 @@ import numpy as np
 from ..core.ir import ShapedArray
 from ..core.trace import Primitive, aval_of
 from ..errors import DtypeError
-from ._common import broadcast_shapes, describe, require_float, same_dtype, scalar
+from ._common import broadcast_shapes, describe, require_float, same_dtype
 
 # ----------------------------------------------------------------------------- unary
 
 
-def _unary(name, np_fn, *, float_only=True, vjp=None, kinds=None):
+def _unary(name, np_fn, *, float_only=True, kinds=None):
     p = Primitive(name)
 
     @p.def_abstract_eval
@@ -28,8 +29,6 @@ def _unary(name, np_fn, *, float_only=True, vjp=None, kinds=None):
         return ShapedArray(x.shape, x.dtype)
 
     p.def_impl(lambda x: np.asarray(np_fn(x)))
-    if vjp is not None:
-        p.def_vjp(vjp)
     return p
 
 
@@ -37,30 +36,21 @@ def _apply(p):
     return lambda x: p.bind(x)
 
 
-neg_p = _unary("neg", np.negative, float_only=False, kinds="iuf",
-               vjp=lambda ct, x, *, out: (neg(ct),))
-exp_p = _unary("exp", np.exp, vjp=lambda ct, x, *, out: (mul(ct, out),))
-log_p = _unary("log", np.log, vjp=lambda ct, x, *, out: (div(ct, x),))
-log1p_p = _unary("log1p", np.log1p,
-                 vjp=lambda ct, x, *, out: (div(ct, add(x, scalar(1, x.dtype))),))
-expm1_p = _unary("expm1", np.expm1,
-                 vjp=lambda ct, x, *, out: (mul(ct, add(out, scalar(1, out.dtype))),))
-sqrt_p = _unary("sqrt", np.sqrt,
-                vjp=lambda ct, x, *, out: (div(mul(ct, scalar(0.5, out.dtype)), out),))
-sin_p = _unary("sin", np.sin, vjp=lambda ct, x, *, out: (mul(ct, cos(x)),))
-cos_p = _unary("cos", np.cos, vjp=lambda ct, x, *, out: (neg(mul(ct, sin(x))),))
-tan_p = _unary("tan", np.tan,
-               vjp=lambda ct, x, *, out: (mul(ct, add(scalar(1, x.dtype), mul(out, out))),))
-asin_p = _unary("asin", np.arcsin,
-                vjp=lambda ct, x, *, out: (div(ct, sqrt(sub(scalar(1, x.dtype), mul(x, x)))),))
-acos_p = _unary("acos", np.arccos,
-                vjp=lambda ct, x, *, out: (neg(div(ct, sqrt(sub(scalar(1, x.dtype), mul(x, x))))),))
-atan_p = _unary("atan", np.arctan,
-                vjp=lambda ct, x, *, out: (div(ct, add(scalar(1, x.dtype), mul(x, x))),))
-sinh_p = _unary("sinh", np.sinh, vjp=lambda ct, x, *, out: (mul(ct, cosh(x)),))
-cosh_p = _unary("cosh", np.cosh, vjp=lambda ct, x, *, out: (mul(ct, sinh(x)),))
-tanh_p = _unary("tanh", np.tanh,
-                vjp=lambda ct, x, *, out: (mul(ct, sub(scalar(1, out.dtype), mul(out, out))),))
+neg_p = _unary("neg", np.negative, float_only=False, kinds="iuf")
+exp_p = _unary("exp", np.exp)
+log_p = _unary("log", np.log)
+log1p_p = _unary("log1p", np.log1p)
+expm1_p = _unary("expm1", np.expm1)
+sqrt_p = _unary("sqrt", np.sqrt)
+sin_p = _unary("sin", np.sin)
+cos_p = _unary("cos", np.cos)
+tan_p = _unary("tan", np.tan)
+asin_p = _unary("asin", np.arcsin)
+acos_p = _unary("acos", np.arccos)
+atan_p = _unary("atan", np.arctan)
+sinh_p = _unary("sinh", np.sinh)
+cosh_p = _unary("cosh", np.cosh)
+tanh_p = _unary("tanh", np.tanh)
 
 
 def _logistic_impl(x):
@@ -69,14 +59,12 @@ def _logistic_impl(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
 
 
-logistic_p = _unary("logistic", _logistic_impl,
-                    vjp=lambda ct, x, *, out: (mul(ct, mul(out, sub(scalar(1, out.dtype), out))),))
-abs_p = _unary("abs", np.abs, float_only=False, kinds="iuf",
-               vjp=lambda ct, x, *, out: (mul(ct, sign(x)),))
-sign_p = _unary("sign", np.sign, float_only=False, kinds="iuf", vjp=lambda ct, x, *, out: (None,))
-floor_p = _unary("floor", np.floor, vjp=lambda ct, x, *, out: (None,))
-ceil_p = _unary("ceil", np.ceil, vjp=lambda ct, x, *, out: (None,))
-round_p = _unary("round", np.rint, vjp=lambda ct, x, *, out: (None,))
+logistic_p = _unary("logistic", _logistic_impl)
+abs_p = _unary("abs", np.abs, float_only=False, kinds="iuf")
+sign_p = _unary("sign", np.sign, float_only=False, kinds="iuf")
+floor_p = _unary("floor", np.floor)
+ceil_p = _unary("ceil", np.ceil)
+round_p = _unary("round", np.rint)
 not_p = _unary("not", lambda x: np.logical_not(x) if x.dtype == bool else np.invert(x),
                float_only=False, kinds="biu")
 isfinite_p = Primitive("is_finite")
@@ -108,16 +96,6 @@ def _integer_pow_impl(x, *, y):
     if y < 0:
         return np.asarray(np.reciprocal(np.power(x, -y)))
     return np.asarray(np.power(x, y), dtype=x.dtype)
-
-
-@integer_pow_p.def_vjp
-def _integer_pow_vjp(ct, x, *, out, y):
-    if y == 0:
-        return (None,)
-    if y == 1:
-        return (ct,)
-    d = x if y == 2 else integer_pow(x, y - 1)
-    return (mul(ct, mul(d, scalar(y, aval_of(x).dtype))),)
 
 
 def integer_pow(x, y: int):
@@ -162,10 +140,6 @@ def unbroadcast(ct, shape):
     return reshape(summed, shape) if aval_of(summed).shape != shape else summed
 
 
-def _shape(x):
-    return aval_of(x).shape
-
-
 add_p = _binary("add", np.add)
 sub_p = _binary("sub", np.subtract)
 mul_p = _binary("mul", np.multiply)
@@ -200,64 +174,6 @@ logical_and, logical_or, logical_xor = map(_bin, (and_p, or_p, xor_p))
 lt, le, gt, ge, eq, ne = map(_bin, (lt_p, le_p, gt_p, ge_p, eq_p, ne_p))
 
 
-add_p.def_vjp(lambda ct, x, y, *, out: (unbroadcast(ct, _shape(x)), unbroadcast(ct, _shape(y))))
-sub_p.def_vjp(lambda ct, x, y, *, out: (unbroadcast(ct, _shape(x)), unbroadcast(neg(ct), _shape(y))))
-mul_p.def_vjp(lambda ct, x, y, *, out: (unbroadcast(mul(ct, y), _shape(x)),
-                                         unbroadcast(mul(ct, x), _shape(y))))
-div_p.def_vjp(lambda ct, x, y, *, out: (unbroadcast(div(ct, y), _shape(x)),
-                                         unbroadcast(neg(div(mul(ct, out), y)), _shape(y))))
-
-
-@pow_p.def_vjp
-def _pow_vjp(ct, x, y, *, out):
-    dtype = aval_of(out).dtype
-    one = scalar(1, dtype)
-    # d/dx x**y = y x**(y-1), which is 0 where y == 0, also at x == 0, where x**(y-1) is
-    # inf and 0 * inf would be nan: there, use the exponent 0 instead of y-1. (JAX gives 0
-    # there for an integer exponent but nan for a floating-point one: a deliberate difference.)
-    safe_y = select(eq(y, scalar(0, dtype)), broadcast_like(one, y), y)
-    dx = mul(ct, mul(y, pow_(x, sub(safe_y, one))))
-    # d/dy x**y = log(x) x**y; at x == 0 the limit (y > 0) is 0, for x < 0 it is undefined (nan).
-    safe_x = select(eq(x, scalar(0, dtype)), broadcast_like(one, x), x)
-    dy = mul(ct, mul(out, log(safe_x)))
-    return unbroadcast(dx, _shape(x)), unbroadcast(dy, _shape(y))
-
-
-def _minmax_vjp(pick_x):
-    def rule(ct, x, y, *, out):
-        # Ties split the cotangent evenly, as in JAX; where either operand is NaN
-        # (the result is NaN whatever the other is), neither gets it, as in JAX.
-        dtype = aval_of(ct).dtype
-        half = broadcast_like(scalar(0.5, dtype), out)
-        one, zero = broadcast_like(scalar(1, dtype), out), broadcast_like(scalar(0, dtype), out)
-        tie = select(eq(x, y), half, zero)
-        wx = select(pick_x(x, y), one, tie)
-        wy = select(pick_x(y, x), one, tie)
-        return unbroadcast(mul(ct, wx), _shape(x)), unbroadcast(mul(ct, wy), _shape(y))
-    return rule
-
-
-max_p.def_vjp(_minmax_vjp(gt))
-min_p.def_vjp(_minmax_vjp(lt))
-
-
-@atan2_p.def_vjp
-def _atan2_vjp(ct, y, x, *, out):
-    denom = add(mul(x, x), mul(y, y))
-    return (unbroadcast(mul(ct, div(x, denom)), _shape(y)),
-            unbroadcast(neg(mul(ct, div(y, denom))), _shape(x)))
-
-
-@rem_p.def_vjp
-def _rem_vjp(ct, x, y, *, out):
-    # x % y = x - floor(x / y) * y
-    return (unbroadcast(ct, _shape(x)),
-            unbroadcast(neg(mul(ct, floor(div(x, y)))), _shape(y)) if aval_of(y).dtype.kind == "f" else None)
-
-
-floordiv_p.def_vjp(lambda ct, x, y, *, out: (None, None))
-
-
 # ----------------------------------------------------------------------------- select
 
 select_p = Primitive("select")
@@ -272,14 +188,6 @@ def _select_abstract(pred, on_true, on_false):
 
 
 select_p.def_impl(lambda p, t, f: np.asarray(np.where(p, t, f), dtype=np.result_type(t)))
-
-
-@select_p.def_vjp
-def _select_vjp(ct, pred, on_true, on_false, *, out):
-    zero = broadcast_like(scalar(0, aval_of(ct).dtype), ct)
-    return (None,
-            unbroadcast(select(pred, ct, zero), _shape(on_true)),
-            unbroadcast(select(pred, zero, ct), _shape(on_false)))
 
 
 def select(pred, on_true, on_false):
@@ -307,14 +215,6 @@ def _convert_abstract(x, *, dtype):
 convert_p.def_impl(lambda x, *, dtype: np.asarray(x).astype(dtype))
 
 
-@convert_p.def_vjp
-def _convert_vjp(ct, x, *, out, dtype):
-    src = aval_of(x).dtype
-    if src.kind != "f" or np.dtype(dtype).kind != "f":
-        return (None,)
-    return (convert_element_type(ct, src),)
-
-
 def convert_element_type(x, dtype):
     dtype = np.dtype(dtype)
     if aval_of(x).dtype == dtype:
@@ -326,7 +226,6 @@ def convert_element_type(x, dtype):
 stop_gradient_p = Primitive("stop_gradient")
 stop_gradient_p.def_abstract_eval(lambda x: x)
 stop_gradient_p.def_impl(lambda x: x)
-stop_gradient_p.def_vjp(lambda ct, x, *, out: (None,))
 
 
 def stop_gradient(x):

@@ -14,15 +14,18 @@ cotangents of out-of-range indices instead of adding them to the clamped
 rows, and the gradient of ``scatter_add`` with respect to its updates is 0
 there. The other semantics (clip, wrap, fill) are built on these two by
 ``funcgrad.numpy.take`` from in-range indices.
+
+This module holds the shape rules and NumPy implementations; the VJP rules
+are in :mod:`funcgrad.transforms.vjp.rules`.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..core.ir import ShapedArray
-from ..core.trace import Primitive, Tracer, aval_of
+from ..core.trace import Primitive
 from ..errors import DtypeError, ShapeError
-from ._common import describe, same_dtype, scalar
+from ._common import describe, same_dtype
 
 take_p = Primitive("take")
 
@@ -45,14 +48,6 @@ def _take_abstract(x, idx, *, axis):
 @take_p.def_impl
 def _take_impl(x, idx, *, axis):
     return np.take(x, idx, axis=axis, mode="clip")
-
-
-@take_p.def_vjp
-def _take_vjp(ct, x, idx, *, out, axis):
-    from .shape import broadcast_to
-
-    zeros = broadcast_to(np.zeros((), aval_of(x).dtype), aval_of(x).shape)
-    return (scatter_add(zeros, idx, ct, axis), None)
 
 
 def take(x, idx, axis):
@@ -85,42 +80,6 @@ def _scatter_add_impl(operand, idx, updates, *, axis):
     keep = (flat >= 0) & (flat < n)                   # out-of-range updates are dropped
     np.add.at(moved, flat[keep], upd[keep])
     return out
-
-
-def _in_range_mask(idx, n, like, axis):
-    """``0 <= idx < n`` broadcast to ``like`` (a take of ``idx`` on ``axis``);
-    None when every index is known to be in range."""
-    from .elementwise import ge, logical_and, lt
-    from .shape import broadcast_to, reshape
-
-    if not isinstance(idx, Tracer):
-        i = np.asarray(idx)
-        if not i.size or (i.min() >= 0 and i.max() < n):
-            return None
-    dt = aval_of(idx).dtype
-    checks = []
-    if dt.kind == "i":
-        checks.append(ge(idx, scalar(0, dt)))
-    if n <= np.iinfo(dt).max:
-        checks.append(lt(idx, scalar(n, dt)))
-    if not checks:
-        return None
-    valid = checks[0] if len(checks) == 1 else logical_and(*checks)
-    shape = aval_of(like).shape
-    lead, idx_shape = axis, aval_of(idx).shape
-    valid = reshape(valid, (1,) * lead + idx_shape + (1,) * (len(shape) - lead - len(idx_shape)))
-    return broadcast_to(valid, shape) if aval_of(valid).shape != shape else valid
-
-
-@scatter_add_p.def_vjp
-def _scatter_add_vjp(ct, operand, idx, updates, *, out, axis):
-    from .elementwise import broadcast_like, select
-
-    picked = take(ct, idx, axis)
-    valid = _in_range_mask(idx, aval_of(operand).shape[axis], picked, axis)
-    if valid is not None:   # dropped updates have no effect: their cotangent is 0
-        picked = select(valid, picked, broadcast_like(scalar(0, aval_of(ct).dtype), picked))
-    return (ct, None, picked)
 
 
 def scatter_add(operand, idx, updates, axis):

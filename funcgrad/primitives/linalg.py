@@ -4,7 +4,8 @@ Operands have at least two dimensions, the same number of them, and equal
 leading (batch) dimensions; ``funcgrad.numpy`` reshapes vectors and
 broadcasts batch dimensions before calling it. The transpose flags are the
 BLAS ones: ``op(a) @ op(b)`` with ``op`` the identity or the transpose of the
-last two axes, so no transposed copy is ever needed, in the VJP either.
+last two axes, so no transposed copy is ever needed, in the VJP either (which
+is in :mod:`funcgrad.transforms.vjp.rules`).
 """
 from __future__ import annotations
 
@@ -43,20 +44,6 @@ def _t(x, flag):
 
 matmul_p.def_impl(lambda a, b, *, transpose_a, transpose_b: np.asarray(
     np.matmul(_t(a, transpose_a), _t(b, transpose_b))))
-
-
-@matmul_p.def_vjp
-def _matmul_vjp(ct, a, b, *, out, transpose_a, transpose_b):
-    # C = op(A) op(B).  d op(A) = dC op(B)^T,  d op(B) = op(A)^T dC.
-    if transpose_a:   # dA = (dC op(B)^T)^T = op(B) dC^T
-        da = matmul(b, ct, transpose_a=transpose_b, transpose_b=True)
-    else:
-        da = matmul(ct, b, transpose_a=False, transpose_b=not transpose_b)
-    if transpose_b:   # dB = (op(A)^T dC)^T = dC^T op(A)
-        db = matmul(ct, a, transpose_a=True, transpose_b=transpose_a)
-    else:
-        db = matmul(a, ct, transpose_a=not transpose_a, transpose_b=False)
-    return da, db
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False):

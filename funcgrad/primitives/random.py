@@ -10,7 +10,8 @@ from its key and its index, with no state.
 The primitive takes four uint32 operands that broadcast together,
 ``k0, k1, x0, x1``, and returns the two words of each encrypted block,
 ``(y0, y1)``, with the broadcast shape. Its outputs are integers: no gradient
-flows through it.
+flows through it (its VJP rule, in :mod:`funcgrad.transforms.vjp.rules`, is
+zero).
 
 One encryption, all arithmetic modulo 2**32::
 
@@ -69,9 +70,6 @@ def _threefry_impl(k0, k1, x0, x1):
         x0 = x0 + ks[(g + 1) % 3]
         x1 = x1 + ks[(g + 2) % 3] + np.uint32(g + 1)
     return [x0.reshape(shape), x1.reshape(shape)]
-
-
-threefry2x32_p.def_vjp(lambda cts, k0, k1, x0, x1, *, out: (None, None, None, None))
 
 
 def threefry2x32(k0, k1, x0, x1):

@@ -1,4 +1,6 @@
-"""Reductions over static axes: sum, max, min, prod, argmax, argmin."""
+"""Reductions over static axes: sum, max, min, prod, argmax, argmin: shape
+rule and NumPy implementation of each (their VJP rules are in
+:mod:`funcgrad.transforms.vjp.rules`, with :func:`expand_reduced`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,9 +8,8 @@ import numpy as np
 from ..core.ir import ShapedArray
 from ..core.trace import Primitive, aval_of
 from ..errors import DtypeError, ShapeError
-from ._common import normalize_axes, scalar
-from .elementwise import (add, broadcast_like, convert_element_type, div, eq, logical_and, mul,
-                          select)
+from ._common import normalize_axes
+from .elementwise import add
 
 
 def _reduced_shape(shape, axes, keepdims):
@@ -25,12 +26,16 @@ def _reduction(name, np_fn, *, kinds="iuf", empty_ok=True):
         if x.dtype.kind not in kinds:
             raise DtypeError(f"{name}: unsupported dtype {x}")
         axes = normalize_axes(name, axes, x.ndim)
+        if not x.ndim:        # axis 0 of a 0-d array: nothing to reduce (see the impl)
+            axes = ()
         if not empty_ok and any(x.shape[a] == 0 for a in axes):
             raise ShapeError(f"{name}: zero-size reduction over axes {axes} of {x}, which has no identity")
         return ShapedArray(_reduced_shape(x.shape, axes, keepdims), x.dtype)
 
-    p.def_impl(lambda x, *, axes, keepdims: np.asarray(np_fn(x, axis=axes, keepdims=keepdims),
-                                                        dtype=x.dtype))
+    # a 0-d operand has no axes to reduce (NumPy takes axis=0 or -1 for it: the
+    # user-facing functions below bind it with axes=()); the identity
+    p.def_impl(lambda x, *, axes, keepdims: np.asarray(
+        np_fn(x, axis=axes if np.ndim(x) else (), keepdims=keepdims), dtype=x.dtype))
     return p
 
 
@@ -42,7 +47,10 @@ reduce_prod_p = _reduction("reduce_prod", np.prod)
 
 def _make(p):
     def reduce(x, axes, keepdims=False):
-        axes = normalize_axes(p.name, axes, aval_of(x).ndim)
+        ndim = aval_of(x).ndim
+        axes = normalize_axes(p.name, axes, ndim)
+        if ndim == 0:         # axis 0 (or -1) of a 0-d array, as NumPy takes it: nothing to reduce
+            axes = ()
         return p.bind(x, axes=axes, keepdims=bool(keepdims))
     reduce.__name__ = p.name
     return reduce
@@ -61,46 +69,6 @@ def expand_reduced(ct, x_shape, axes, keepdims):
     return broadcast_to(ct, x_shape)
 
 
-@reduce_sum_p.def_vjp
-def _reduce_sum_vjp(ct, x, *, out, axes, keepdims):
-    return (expand_reduced(ct, aval_of(x).shape, axes, keepdims),)
-
-
-def _extremum_vjp(ct, x, *, out, axes, keepdims):
-    # The cotangent goes to the extremal elements, split evenly among ties.
-    shape = aval_of(x).shape
-    dtype = aval_of(x).dtype
-    out_b = expand_reduced(out, shape, axes, keepdims)
-    mask = convert_element_type(eq(x, out_b), dtype)
-    count = reduce_sum(mask, axes, keepdims=True)
-    share = div(mask, count)
-    return (mul(share, expand_reduced(ct, shape, axes, keepdims)),)
-
-
-reduce_max_p.def_vjp(_extremum_vjp)
-reduce_min_p.def_vjp(_extremum_vjp)
-
-
-@reduce_prod_p.def_vjp
-def _reduce_prod_vjp(ct, x, *, out, axes, keepdims):
-    # d prod / d x_i = product of the others. prod / x_i fails at zeros, so:
-    # no zero in the slice: prod / x_i; exactly one zero: the product of the
-    # nonzero elements at the zero, 0 elsewhere; two or more zeros: 0.
-    shape = aval_of(x).shape
-    dtype = aval_of(x).dtype
-    zero, one = scalar(0, dtype), scalar(1, dtype)
-    is_zero = eq(x, zero)
-    nonzero_x = select(is_zero, broadcast_like(one, x), x)
-    prod_nonzero = expand_reduced(reduce_prod(nonzero_x, axes, keepdims=True), shape, axes, True)
-    n_zero = expand_reduced(reduce_sum(convert_element_type(is_zero, dtype), axes, keepdims=True),
-                            shape, axes, True)
-    no_zero = eq(n_zero, zero)
-    one_zero_here = logical_and(eq(n_zero, one), is_zero)
-    others = select(no_zero, div(prod_nonzero, nonzero_x),
-                    select(one_zero_here, prod_nonzero, broadcast_like(zero, x)))
-    return (mul(others, expand_reduced(ct, shape, axes, keepdims)),)
-
-
 # ----------------------------------------------------------------------------- arg reductions
 
 def _argreduction(name, np_fn):
@@ -111,16 +79,22 @@ def _argreduction(name, np_fn):
         if x.dtype.kind not in "iufb":
             raise DtypeError(f"{name}: unsupported dtype {x}")
         (axis,) = normalize_axes(name, (axis,), x.ndim)
+        if x.ndim == 0:
+            return ShapedArray((), index_dtype)
         if x.shape[axis] == 0:
             raise ShapeError(f"{name}: attempt to get {name} of an empty axis {axis} of {x}")
         return ShapedArray(_reduced_shape(x.shape, (axis,), keepdims), index_dtype)
 
     p.def_impl(lambda x, *, axis, keepdims, index_dtype: np.asarray(
         np_fn(x, axis=axis, keepdims=keepdims), dtype=index_dtype))
-    p.def_vjp(lambda ct, x, *, out, axis, keepdims, index_dtype: (None,))
 
     def bind(x, axis, keepdims=False, index_dtype=np.int64):
-        (axis,) = normalize_axes(name, (axis,), aval_of(x).ndim)
+        ndim = aval_of(x).ndim
+        (axis,) = normalize_axes(name, (axis,), ndim)
+        if ndim == 0:         # as NumPy: the index 0 (0-d, keepdims or not), of the 1-element view
+            from .shape import reshape
+
+            return p.bind(reshape(x, (1,)), axis=0, keepdims=False, index_dtype=np.dtype(index_dtype))
         return p.bind(x, axis=axis, keepdims=bool(keepdims), index_dtype=np.dtype(index_dtype))
 
     return p, bind

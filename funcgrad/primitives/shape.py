@@ -1,5 +1,7 @@
 """Structural primitives: reshape, transpose, broadcast_to, slice, pad, rev,
-concatenate, iota. Their VJPs move cotangents back without arithmetic."""
+concatenate, iota: shape rule and NumPy implementation of each. Their VJPs
+(in :mod:`funcgrad.transforms.vjp.rules`) move cotangents back without
+arithmetic."""
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +24,6 @@ def _reshape_abstract(x, *, shape):
 
 
 reshape_p.def_impl(lambda x, *, shape: np.reshape(x, shape))
-reshape_p.def_vjp(lambda ct, x, *, out, shape: (reshape(ct, aval_of(x).shape),))
 
 
 def reshape(x, shape):
@@ -45,8 +46,6 @@ def _transpose_abstract(x, *, permutation):
 
 
 transpose_p.def_impl(lambda x, *, permutation: np.transpose(x, permutation))
-transpose_p.def_vjp(lambda ct, x, *, out, permutation: (
-    transpose(ct, tuple(int(i) for i in np.argsort(permutation))),))
 
 
 def transpose(x, permutation):
@@ -71,13 +70,6 @@ def _broadcast_to_abstract(x, *, shape):
 
 
 broadcast_to_p.def_impl(lambda x, *, shape: np.broadcast_to(x, shape))
-
-
-@broadcast_to_p.def_vjp
-def _broadcast_to_vjp(ct, x, *, out, shape):
-    from .elementwise import unbroadcast
-
-    return (unbroadcast(ct, aval_of(x).shape),)
 
 
 def broadcast_to(x, shape):
@@ -106,18 +98,6 @@ def _slice_abstract(x, *, starts, limits, strides):
 
 slice_p.def_impl(lambda x, *, starts, limits, strides: np.asarray(
     x[tuple(slice(b, e, s) for b, e, s in zip(starts, limits, strides))]))
-
-
-@slice_p.def_vjp
-def _slice_vjp(ct, x, *, out, starts, limits, strides):
-    in_shape = aval_of(x).shape
-    out_shape = aval_of(out).shape
-    low = starts
-    # the last element taken sits at start + (n - 1) * stride
-    high = tuple(d - (b + max(n - 1, 0) * s + 1) if n else d - b
-                 for d, b, s, n in zip(in_shape, starts, strides, out_shape))
-    interior = tuple(s - 1 if n else 0 for s, n in zip(strides, out_shape))
-    return (pad(ct, low, high, interior),)
 
 
 def slice_(x, starts, limits, strides=None):
@@ -152,13 +132,6 @@ def _pad_impl(x, *, low, high, interior):
     out[tuple(slice(l, l + max(d - 1, 0) * (i + 1) + 1 if d else l, i + 1)
               for d, l, i in zip(x.shape, low, interior))] = x
     return out
-
-
-@pad_p.def_vjp
-def _pad_vjp(ct, x, *, out, low, high, interior):
-    shape = aval_of(x).shape
-    limits = tuple(l + max(d - 1, 0) * (i + 1) + 1 if d else l for d, l, i in zip(shape, low, interior))
-    return (slice_(ct, low, limits, tuple(i + 1 for i in interior)),)
 
 
 def pad(x, low, high, interior=None):
@@ -216,15 +189,6 @@ def _pad_add_impl(buf, piece, *, low, interior):
     return out
 
 
-@pad_add_p.def_vjp
-def _pad_add_vjp(ct, buf, piece, *, out, low, interior):
-    piece_shape = aval_of(piece).shape
-    limits = _pad_add_limits(piece_shape, low, interior)
-    if not piece_shape and aval_of(buf).ndim:
-        return (ct, reshape(slice_(ct, low, limits), ()))
-    return (ct, slice_(ct, low, limits, tuple(i + 1 for i in interior)))
-
-
 def pad_add(buf, piece, low, interior=None):
     """``buf + pad(piece, low, high, interior)`` for the ``high`` that fills ``buf``."""
     ndim = aval_of(buf).ndim
@@ -238,18 +202,24 @@ def pad_add(buf, piece, low, interior=None):
 rev_p = Primitive("rev")
 
 
+def _rev_axes(axes, ndim):
+    # unlike the reductions, NumPy's flip takes no axis of a 0-d array
+    if ndim == 0 and len(axes):
+        raise ShapeError(f"flip: axis {axes[0]} is out of bounds for an array of 0 dimensions")
+    return normalize_axes("flip", axes, ndim)
+
+
 @rev_p.def_abstract_eval
 def _rev_abstract(x, *, axes):
-    normalize_axes("flip", axes, x.ndim)
+    _rev_axes(axes, x.ndim)
     return x
 
 
 rev_p.def_impl(lambda x, *, axes: np.flip(x, axes) if axes else x)
-rev_p.def_vjp(lambda ct, x, *, out, axes: (rev(ct, axes),))
 
 
 def rev(x, axes):
-    axes = normalize_axes("flip", axes, aval_of(x).ndim)
+    axes = _rev_axes(axes, aval_of(x).ndim)
     if not axes:
         return x
     return rev_p.bind(x, axes=axes)
@@ -278,20 +248,6 @@ def _concatenate_abstract(*xs, axis):
 
 
 concatenate_p.def_impl(lambda *xs, axis: np.concatenate(xs, axis=axis))
-
-
-@concatenate_p.def_vjp
-def _concatenate_vjp(ct, *xs, out, axis):
-    cts, start = [], 0
-    ct_shape = aval_of(ct).shape
-    for x in xs:
-        n = aval_of(x).shape[axis]
-        starts = [0] * len(ct_shape)
-        limits = list(ct_shape)
-        starts[axis], limits[axis] = start, start + n
-        cts.append(slice_(ct, starts, limits))
-        start += n
-    return tuple(cts)
 
 
 def concatenate(xs, axis):

@@ -1,2 +1,2 @@
 """Transformations: Program -> Program."""
-from .vjp import backward_pass, split_program
+from .vjp import backward_pass, split_program, vjp_rules

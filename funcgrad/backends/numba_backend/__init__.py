@@ -438,10 +438,11 @@ def compile_chunks_ahead(mod, signatures, workers: int | None = None) -> bool:
 def compile_program(program: Program):
     """Return ``run(*flat_args) -> list`` for ``program``: arrays (0-d ones
     as NumPy scalars of their dtype)."""
-    from ...passes import optimize
+    from ...passes import inline_calls, optimize
 
     _start_first_tier()
     program = optimize(program)   # the pass pipeline (funcgrad.config.passes); run.program is its result
+    program = inline_calls(program)   # custom_jvp/custom_vjp/checkpoint calls become their equations
     missing = unsupported(program)
     if missing:
         raise UnsupportedError(f"the numba backend cannot compile {sorted(missing)} yet; "

@@ -32,6 +32,7 @@ import numpy as np
 
 from ...core.ir import Program, Var
 from ...primitives.bitwise import shift_left_p, shift_right_logical_p
+from ...primitives.calls import CALL_BODY
 from ...core.ir import subprograms
 from ...primitives.control import fori_loop_p, scan_p, switch_p, while_loop_p
 from ...primitives.elementwise import (abs_p, acos_p, add_p, and_p, asin_p, atan2_p, atan_p, ceil_p,
@@ -75,10 +76,12 @@ scalar_lowering: dict = {}      # Primitive -> rule(eqn, *operand_exprs) -> str
 reduction_lowering: dict = {}   # Primitive -> Reduction
 emit_lowering: dict = {}        # Primitive -> rule(gen, eqn)
 
-# Primitives without a Numba lowering, and why (none at present). A primitive
-# listed here must be in no table; tests/test_lowering_tables.py checks that
-# every registered primitive is in exactly one table or here.
-NOT_LOWERED: dict = {}
+# Primitives without a Numba lowering, and why. A primitive listed here must be
+# in no table; tests/test_lowering_tables.py checks that every registered
+# primitive is in exactly one table or here.
+NOT_LOWERED: dict = {
+    p: "a call: funcgrad.passes.inline_calls replaces it by its program's equations before code "
+       "generation (compile_program)" for p in CALL_BODY}
 
 
 def unsupported(program: Program) -> set:

@@ -166,6 +166,9 @@ class FirstTier:
 def compile_program(program: Program, checked: bool = False):
     """Return ``run(*flat_args) -> list`` for ``program`` on the machine
     (``checked``: as for :func:`encode`)."""
+    from ...passes.inline import inline_calls
+
+    program = inline_calls(program)   # custom_jvp/custom_vjp/checkpoint calls become their equations
     enc = encode(program, checked)
     return make_runner(enc, ensure_machine(), program)
 
@@ -217,4 +220,26 @@ def make_runner(enc: Encoded, execute, program: Program | None = None):
     return run
 
 
+def _call_rule(enc, eqn):
+    """A call equation (custom_jvp_call, custom_vjp_call, checkpoint): its
+    program's rows in place, as a switch of one branch. ``compile_program``
+    inlines calls first (``funcgrad.passes.inline_calls``); this serves a
+    program encoded directly."""
+    from ...primitives.calls import call_body
+
+    body = call_body(eqn)
+    outs = [enc.new(v) for v in eqn.outputs]
+    enc.encode_body(body, [enc.at(a) for a in eqn.inputs])
+    enc.write_outputs(body.out_atoms, outs, [v.aval.size for v in eqn.outputs])
+
+
+def _register_call_rules():
+    from ...primitives.calls import CALL_BODY
+    from .lowering import vm_lowering
+
+    for prim in CALL_BODY:
+        vm_lowering.setdefault(prim, _call_rule)
+
+
+_register_call_rules()
 register_backend("vm", compile_program)

@@ -2,7 +2,8 @@
 
 :func:`backward_pass` is an interpreter: it runs a program forward (binding
 each primitive, so that under a trace it records the forward equations), then
-walks the equations backwards applying each primitive's VJP rule.
+walks the equations backwards applying each primitive's VJP rule, looked up
+in :data:`vjp_rules`.
 Cotangents of a variable used several times are summed (the "sum over all
 paths" of the chain rule). Only equations on a path from a differentiated
 input get a rule applied; integer and boolean values never carry a
@@ -13,16 +14,42 @@ outputs and gradients together; dead-code elimination keeps only the forward
 values the backward pass uses. :func:`split_program` cuts such a program into
 a forward part (outputs and residuals) and a backward part (residuals and
 cotangents in, gradients out), which is what ``funcgrad.vjp`` returns.
+
+The rules live in :data:`vjp_rules`, a table owned by this transformation and
+keyed by the primitive object (as in JAX's Autodidax), filled by
+:mod:`.rules` (the primitives of :mod:`funcgrad.primitives` but control flow)
+and :mod:`.control` (the control-flow primitives). A rule is
+``rule(ct, *primals, out, **params) -> tuple`` giving the cotangent of each
+input (``None`` for "zero" or "not differentiable"), written with other
+primitives so that it can itself be traced and differentiated; for a
+``multiple_results`` primitive ``ct`` and ``out`` are lists.
+
+A primitive whose backward pass needs values its forward pass computes
+inside (a loop's per-step values, a ``custom_vjp``'s residuals) also has a
+forward rule in :data:`vjp_forward_rules`:
+``fwd(*primals, **params) -> (out, residuals)`` replaces the plain ``bind``
+when the equation is on a differentiated path, and its VJP rule then gets
+``residuals=`` as well.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..core.ir import Literal, Program, ShapedArray, Var, dead_code_elimination
-from ..core.trace import aval_of
-from ..errors import FuncgradError, UnsupportedError
-from ..primitives import add, broadcast_to
-from ..primitives.elementwise import stop_gradient_p
+from typing import Callable
+
+from ...core.ir import Literal, Program, ShapedArray, Var, dead_code_elimination
+from ...core.trace import Primitive, aval_of
+from ...errors import FuncgradError, UnsupportedError
+from ...primitives import add, broadcast_to
+from ...primitives.elementwise import stop_gradient_p
+
+__all__ = ["vjp_rules", "vjp_forward_rules", "backward_pass", "split_program", "InternalError"]
+
+#: The VJP rule of each primitive: ``rule(ct, *primals, out, **params) -> tuple``.
+vjp_rules: dict[Primitive, Callable] = {}
+
+#: Forward rules: ``fwd(*primals, **params) -> (out, residuals)`` (see the module docstring).
+vjp_forward_rules: dict[Primitive, Callable] = {}
 
 
 class InternalError(FuncgradError, AssertionError):
@@ -31,6 +58,23 @@ class InternalError(FuncgradError, AssertionError):
 
 def _zeros(aval: ShapedArray):
     return broadcast_to(np.zeros((), aval.dtype), aval.shape)
+
+
+def _at(eqn, rule, /, *args, **kwargs):
+    """``rule(*args, **kwargs)``; a FuncgradError it raises (reverse mode through a
+    ``while_loop``, a custom rule's bad output) is reported at the user's line
+    that made the equation, not at the line that asked for the gradient."""
+    try:
+        return rule(*args, **kwargs)
+    except FuncgradError as e:
+        if getattr(e, "at_equation", False) or eqn.source is None:
+            raise
+        try:
+            located = type(e)(e.bare_message, location=eqn.source)
+        except TypeError:   # pragma: no cover - a subclass with another signature
+            raise e from None
+        located.at_equation = True
+        raise located from e
 
 
 def backward_pass(program: Program, primals, wrt, cotangents):
@@ -51,17 +95,23 @@ def backward_pass(program: Program, primals, wrt, cotangents):
 
     active = {program.in_vars[i] for i in wrt}
     tape = []
+    residuals = {}
     for eqn in program.eqns:
-        outs = eqn.primitive.bind(*[read(a) for a in eqn.inputs], **eqn.params)
-        outs = outs if eqn.primitive.multiple_results else [outs]
+        prim = eqn.primitive
+        on_path = prim is not stop_gradient_p and any(
+            type(a) is Var and a in active for a in eqn.inputs) and any(
+            v.aval.dtype.kind == "f" for v in eqn.outputs)
+        fwd = vjp_forward_rules.get(prim) if on_path else None
+        if fwd is not None:
+            outs, residuals[eqn] = _at(eqn, fwd, *[read(a) for a in eqn.inputs], **eqn.params)
+        else:
+            outs = prim.bind(*[read(a) for a in eqn.inputs], **eqn.params)
+        outs = outs if prim.multiple_results else [outs]
         for v, o in zip(eqn.outputs, outs):
             env[v] = o
-        if eqn.primitive is not stop_gradient_p and any(
-                type(a) is Var and a in active for a in eqn.inputs):
-            new = [v for v in eqn.outputs if v.aval.dtype.kind == "f"]
-            if new:
-                active.update(new)
-                tape.append(eqn)
+        if on_path:
+            active.update(v for v in eqn.outputs if v.aval.dtype.kind == "f")
+            tape.append(eqn)
 
     ct_env: dict[Var, object] = {}
 
@@ -79,16 +129,18 @@ def backward_pass(program: Program, primals, wrt, cotangents):
         if all(c is None for c in cts_out):
             continue
         prim = eqn.primitive
-        if prim.vjp is None:
+        rule = vjp_rules.get(prim)
+        if rule is None:
             raise UnsupportedError(f"{prim.name}: differentiation is not implemented for this primitive",
                                    location=eqn.source)
         invals = [read(a) for a in eqn.inputs]
+        extra = {"residuals": residuals.pop(eqn)} if eqn in residuals else {}
         if prim.multiple_results:
             outvals = [env[v] for v in eqn.outputs]
             cts_out = [c if c is not None else _zeros(v.aval) for c, v in zip(cts_out, eqn.outputs)]
-            cts_in = prim.vjp(cts_out, *invals, out=outvals, **eqn.params)
+            cts_in = _at(eqn, rule, cts_out, *invals, out=outvals, **extra, **eqn.params)
         else:
-            cts_in = prim.vjp(cts_out[0], *invals, out=env[eqn.outputs[0]], **eqn.params)
+            cts_in = _at(eqn, rule, cts_out[0], *invals, out=env[eqn.outputs[0]], **extra, **eqn.params)
         if len(cts_in) != len(invals):
             raise InternalError(f"the VJP rule of {prim.name} returned {len(cts_in)} cotangents "
                                 f"for {len(invals)} inputs", location=eqn.source)
@@ -148,10 +200,13 @@ def split_program(program: Program, num_known: int):
     def sub(a):
         return rename.get(a, a) if type(a) is Var else a
 
-    from ..core.ir import Eqn
+    from ...core.ir import Eqn
 
     new_eqns = [Eqn(e.primitive, [sub(a) for a in e.inputs], e.outputs, e.params, e.source)
                 for e in bwd_eqns]
     backward = dead_code_elimination(Program(res_vars + program.in_vars[num_known:], [], [],
                                              new_eqns, [sub(a) for a in bwd_outs]))
     return forward, backward, known_out
+
+
+from . import rules, control, custom  # noqa: F401,E402  (register the rules)
