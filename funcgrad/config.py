@@ -48,6 +48,16 @@ at run time (``funcgrad.config.default_backend = "interpret"``).
   Numba backend runs the IR pass pipeline (``funcgrad.passes.default_pipeline``:
   simplification, common-subexpression and dead-code elimination) on a program
   before generating code. The interpreter backend never does.
+- ``tune_malloc`` (``FUNCGRAD_TUNE_MALLOC``, default on; ``0`` turns it off): on
+  Linux with glibc, when the Numba backend is first used and neither
+  ``MALLOC_MMAP_THRESHOLD_`` nor ``MALLOC_TRIM_THRESHOLD_`` is set, funcgrad
+  raises glibc's mmap threshold to 32 MiB and its trim threshold to 256 MiB
+  (``mallopt``). Compiled programs allocate their arrays afresh on every
+  call; with glibc's defaults an array over 128 KiB (the stacked residuals of
+  a long ``scan``: 16 MiB for an RNN of 1,000 steps) is a new ``mmap`` each
+  time, every page of it faulted in and zeroed by the kernel on first touch,
+  which cost a third of the time of such a training step. The cost: up to
+  256 MiB of freed memory stays with the process for reuse.
 - ``compile_workers`` (``FUNCGRAD_COMPILE_WORKERS``, default 0 = one per core):
   how many processes compile the chunk functions of a large program side by
   side on a cold cache in sync mode (this process counts as one); 1 compiles
@@ -65,3 +75,4 @@ blas_threads: str = os.environ.get("FUNCGRAD_BLAS_THREADS", "auto")
 max_compiled_programs: int = int(os.environ.get("FUNCGRAD_MAX_COMPILED_PROGRAMS", "256"))
 shape_generic: str = os.environ.get("FUNCGRAD_SHAPE_GENERIC", "auto")
 vm_first_calls: bool = os.environ.get("FUNCGRAD_VM", "1").strip().lower() not in ("0", "false", "off", "no")
+tune_malloc: bool = os.environ.get("FUNCGRAD_TUNE_MALLOC", "1").strip().lower() not in ("0", "false", "off", "no")

@@ -252,8 +252,9 @@ def dead_code_elimination(program: Program, *, has_effect=None, rewrite=None) ->
 
     Inputs are kept even when unused: they are the program's signature.
     ``has_effect(eqn)`` decides which equations stay regardless (default: the
-    primitive's flag); ``rewrite(eqn)`` replaces each kept equation (the pass
-    in ``funcgrad.passes.dce`` uses both to enter control-flow bodies).
+    primitive's flag); ``rewrite(eqn)`` replaces each kept equation. (The
+    pass ``funcgrad.passes.dce`` walks on its own: it also prunes the unused
+    outputs of loops and branches.)
     """
     live = {a for a in program.out_atoms if isinstance(a, Var)}
     kept = []

@@ -4,7 +4,9 @@ Each pass is a pure function ``Program -> Program``: it returns a new Program
 and never modifies its input or the input's equations (equations it leaves
 alone are shared). Every pass enters the bodies of control flow
 (``fori_loop``, ``while_loop``, ``scan``, ``switch``) and rewrites each body
-on its own, keeping the body's inputs and outputs (its signature) as they are.
+on its own, keeping the body's inputs and outputs (its signature) as they
+are, except where a pass changes the equation holding it to match (``dce``
+drops a loop's unused outputs, ``hoist_transposes`` adds a constant).
 
 - :func:`simplify`: canonicalization, algebraic simplification, constant folding
 - :func:`cse`: common-subexpression elimination
@@ -12,10 +14,13 @@ on its own, keeping the body's inputs and outputs (its signature) as they are.
   into zeros become updates of one buffer, which the Numba backend makes in
   place)
 - :func:`dce`: dead-code elimination
+- :func:`hoist_transposes`: a loop-invariant matrix that a loop body multiplies
+  transposed (``ct @ W^T`` in a backward scan) is transposed once before the
+  loop (BLAS runs the untransposed product faster)
 - :func:`schedule`: equations that read only inputs move to their first use
   (so that what fuses with what follows the computation, not the sizes)
 
-``default_pipeline`` (simplify, cse, accumulate, dce, schedule) runs in front of the Numba
+``default_pipeline`` (simplify, cse, accumulate, hoist_transposes, dce, schedule) runs in front of the Numba
 backend's code generator (``funcgrad.config.passes`` / ``FUNCGRAD_PASSES=0``
 turns it off); the interpreter runs programs as traced, so tests comparing
 the two backends check the passes too. ``fg.jit(f).lower(*args)`` shows the
@@ -48,19 +53,20 @@ from .accumulate import accumulate
 from .cse import cse
 from .dce import dce
 from .inline import inline_calls
+from .layout import hoist_transposes
 from .fusion import Accumulator, FusionGroup, FusionPlan, plan_fusion
 from .pipeline import PassTrace, Pipeline, count_eqns
 from .schedule import schedule
 from .simplify import simplify
 from .verify import IRError, verify
 
-__all__ = ["Pipeline", "PassTrace", "simplify", "cse", "accumulate", "dce", "schedule", "verify", "IRError", "count_eqns",
+__all__ = ["Pipeline", "PassTrace", "simplify", "cse", "accumulate", "hoist_transposes", "dce", "schedule", "verify", "IRError", "count_eqns",
            "default_pipeline", "enabled", "optimize", "inline_calls", "plan_fusion", "FusionPlan", "FusionGroup", "Accumulator"]
 
 # accumulate after cse: cse would merge the zero buffers it starts (one array
 # each, updated in place) into one that every chain then has to copy
 default_pipeline = Pipeline([("simplify", simplify), ("cse", cse), ("accumulate", accumulate),
-                             ("dce", dce), ("schedule", schedule)])
+                             ("hoist_transposes", hoist_transposes), ("dce", dce), ("schedule", schedule)])
 
 
 def enabled() -> bool:

@@ -441,6 +441,7 @@ def compile_program(program: Program):
     from ...passes import inline_calls, optimize
 
     _start_first_tier()
+    _tune_malloc()
     program = optimize(program)   # the pass pipeline (funcgrad.config.passes); run.program is its result
     program = inline_calls(program)   # custom_jvp/custom_vjp/checkpoint calls become their equations
     missing = unsupported(program)
@@ -681,6 +682,33 @@ def _aval(c):
 
 
 register_backend("numba", compile_program)
+
+
+_malloc_tuned = False
+
+
+def _tune_malloc():
+    """glibc's mmap and trim thresholds raised (``funcgrad.config.tune_malloc``): the
+    arrays a compiled program allocates on every call come back from the heap
+    instead of fresh pages the kernel faults in and zeroes."""
+    global _malloc_tuned
+    from ... import config
+
+    if _malloc_tuned or not config.tune_malloc or not sys.platform.startswith("linux"):
+        return
+    _malloc_tuned = True
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
+        return    # the user's own settings
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):   # pragma: no cover - not glibc
+        return
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    mallopt(M_MMAP_THRESHOLD, 32 << 20)
+    mallopt(M_TRIM_THRESHOLD, 256 << 20)
 
 
 def _start_first_tier():

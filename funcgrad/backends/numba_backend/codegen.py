@@ -35,7 +35,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ...core.ir import Literal, Program, Var, _names, subprograms
+from ...core.ir import Literal, Program, ShapedArray, Var, _names, subprograms
 from ...passes.fusion import ELEMENTWISE, LOOKAHEAD, MAX_FUSED, READS_INDEX, REDUCTIONS, FusionPlan, plan_fusion
 from .lowering import (emit_lowering, is_scalar, ishape, np_type, reduction_lowering, scalar_lowering,
                        shape_src, unsupported, updates_operand, uses_loop_index, views_operand,
@@ -57,6 +57,14 @@ CHUNK_EQNS = 200    # equations in one generated function, for large programs
 # functions off; set ``numba_backend.body_compiled`` to ``lambda body, *_: True`` to call every
 # large body (tests do).
 BODY_FUNCTION_EQNS = 120
+
+# A reduction to one element inside a loop nest of two or more loops keeps one
+# accumulator per element of the innermost loop ("lanes", combined after the
+# nest) when that loop runs between LANES_MIN and LANES_MAX times: a single
+# scalar accumulator is a serial chain of additions that stops LLVM from
+# vectorizing the loop, and with it every elementwise function fused into it
+# (a tanh, an exp) runs one element at a time.
+LANES_MIN, LANES_MAX = 8, 4096
 PARALLEL_MIN_ELEMENTS = 1 << 17   # fused loops this large run on several threads (when enabled)
 
 # error_model="numpy": IEEE floating-point division (x / 0 is inf or nan, as in
@@ -172,6 +180,7 @@ class CodeGenerator:
         # called as _body_<k> (the module loader binds the name, numba_backend.__init__)
         self.body_functions: list[Program] = []
         self.plan: FusionPlan | None = None    # the fusion plan rendered, made by generate()
+        self.lanes: dict = {}    # reduction eqn -> its lane accumulators' name (LANES_MIN, LANES_MAX)
 
     def _walk(self, program, gen):
         """Name variables in the order the IR printer does (bodies after their
@@ -440,7 +449,7 @@ class CodeGenerator:
         if not no_loop:
             for eqn in g.eqns:
                 if eqn in accumulated:
-                    self._alloc_accumulator(eqn, after)
+                    self._alloc_accumulator(eqn, after, shape, g.parallel)
                 elif eqn.outputs[0] in stored:
                     self.alloc(eqn.outputs[0])
         w.emit(f"# fused: {', '.join(e.primitive.name for e in g.eqns)}")
@@ -483,7 +492,7 @@ class CodeGenerator:
         name = "_" + self.name(out) if is_scalar(out.aval) else self.name(out)
         return name if acc_dt == out.aval.dtype else name + "_acc"
 
-    def _alloc_accumulator(self, eqn, after):
+    def _alloc_accumulator(self, eqn, after, shape=(), parallel=False):
         out = eqn.outputs[0]
         rule = reduction_lowering[eqn.primitive]
         dt = out.aval.dtype
@@ -491,8 +500,19 @@ class CodeGenerator:
         acc = self._acc_name(eqn)
         if is_scalar(out.aval):   # one element: a scalar local, held after the loop
             init = rule.identity(acc_dt)
-            self.w.emit(f"{acc} = {init if init.startswith(np_type(acc_dt) + '(') else f'{np_type(acc_dt)}({init})'}")
+            init = init if init.startswith(np_type(acc_dt) + '(') else f'{np_type(acc_dt)}({init})'
             self.held[out] = "_" + self.name(out)
+            n = shape[-1] if len(shape) >= 2 and not parallel else 0
+            if LANES_MIN <= n <= LANES_MAX:
+                lanes = Var(ShapedArray((n,), acc_dt))
+                if self._hoists and self._hoists[-1].w is self.w:
+                    self._hoists[-1].private.add(lanes)   # read within one iteration only
+                self.lanes[eqn] = name = acc + "_lanes"
+                self.alloc(lanes, fill=init, dtype=acc_dt, name=name)
+                after.append((None, (), f"{acc} = {init}"))
+                after.append((None, (n,), rule.update(acc, f"{name}[i0]")))
+            else:
+                self.w.emit(f"{acc} = {init}")
             if acc_dt != dt:
                 after.append((None, (), f"_{self.name(out)} = {np_type(dt)}({acc})"))
             return
@@ -509,7 +529,10 @@ class CodeGenerator:
         axes, keepdims = acc.axes, acc.keepdims
         if is_scalar(out.aval):
             v = self.read(x, shape, scalars)
-            self.w.emit(reduction_lowering[eqn.primitive].update(self._acc_name(eqn), v))
+            target = self._acc_name(eqn)
+            if eqn in self.lanes:
+                target = f"{self.lanes[eqn]}[i{len(shape) - 1}]"
+            self.w.emit(reduction_lowering[eqn.primitive].update(target, v))
             return
         if out.aval.shape == ():
             idx = "0"
