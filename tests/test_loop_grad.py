@@ -295,6 +295,18 @@ def test_rnn_residuals_are_per_step_only():
     assert xs_var in backward.inputs[backward.params["num_consts"] + backward.params["num_carry"]:]
 
 
+def test_cheap_residuals_are_recomputed_not_stacked():
+    """1 - tanh(z)**2 is two arithmetic equations away from tanh(z), which is stacked
+    anyway: the backward scan recomputes it (transforms.vjp.control._rematerialize)."""
+    args = rnn_params()
+    program = fg.make_ir(fg.grad(rnn_scan, argnums=ALL5))(*args)
+    forward, backward = _scans(program)
+    stacked = forward.outputs[2:]
+    assert len(stacked) == 1, stacked            # the carry entering each step; h itself is the ys
+    body = backward.params["body"]
+    assert any(e.primitive.name == "sub" for e in body.eqns)    # 1 - h*h, in the backward step
+
+
 def test_loop_invariant_residuals_are_computed_once_outside_the_loop():
     """W.T @ W is computed from consts only: hoisted out of the forward loop,
     computed once, and a const of the backward scan."""

@@ -20,6 +20,8 @@ from ...core.trace import aval_of, is_tracer, trace_flat
 from ...errors import UnsupportedError
 from ...passes._util import has_effect
 from ...primitives import add, iota
+from ...primitives.elementwise import (add_p, convert_p, div_p, integer_pow_p, max_p, min_p, mul_p, neg_p,
+                                      select_p, sub_p)
 from ...primitives.shape import reshape_p, transpose_p
 from ...primitives.control import close_branches, fori_loop_p, scan_p, switch_p, while_loop_p
 from . import InternalError, _zeros, backward_pass, split_program, vjp_forward_rules, vjp_rules
@@ -80,7 +82,7 @@ class _ScanLinearization:
     part of the body and where each of its residuals comes from."""
 
     __slots__ = ("bwd", "res_kinds", "grad_known", "wrt", "ck", "cy", "length", "reverse",
-                 "num_consts", "num_carry")
+                 "num_consts", "num_carry", "ys_read")
 
 
 def _strong(aval):
@@ -89,6 +91,52 @@ def _strong(aval):
 
 def _is_float(aval):
     return aval.dtype.kind == "f"
+
+
+# Residuals recomputed in the backward scan instead of stacked: a value a few
+# arithmetic equations or reshapes compute from other residuals (the
+# 1 - tanh(z)**2 of an RNN cell, from tanh(z), which is stacked anyway). Stacking costs a write and a
+# read of the whole (length, ...) array; the arithmetic is nearly free.
+_CHEAP = {add_p, sub_p, mul_p, neg_p, div_p, max_p, min_p, select_p, convert_p, integer_pow_p, reshape_p}
+REMAT_MAX_EQNS = 4
+
+
+def _rematerialize(residuals, res_kinds, producer, y_atoms):
+    """Mark (in ``res_kinds``, in place) the "stack" residuals that at most
+    REMAT_MAX_EQNS cheap equations compute from residuals that stay or from the
+    step's ys; a leaf is ``("res", k)`` or ``("y", j)``."""
+    index = {r: k for k, r in enumerate(residuals)}
+    y_index = {a: j for j, a in enumerate(y_atoms) if type(a) is Var}
+    is_remat, leaf_of_remat = set(), set()
+    for k, (kind, _) in enumerate(res_kinds):
+        if kind != "stack" or residuals[k] in leaf_of_remat:
+            continue
+        eqns, leaves, done = [], {}, set()
+
+        def visit(v, top=False):
+            if type(v) is not Var:
+                return True
+            if not top and v in index and index[v] not in is_remat:
+                leaves[v] = ("res", index[v])
+                return True
+            if not top and v in y_index:
+                leaves[v] = ("y", y_index[v])
+                return True
+            e = producer.get(v)
+            if e is None or e.primitive not in _CHEAP or len(e.outputs) != 1:
+                return False
+            if e in done:
+                return True
+            if not all(visit(a) for a in e.inputs) or len(eqns) >= REMAT_MAX_EQNS:
+                return False
+            done.add(e)
+            eqns.append(e)
+            return True
+
+        if visit(residuals[k], top=True) and leaves:
+            res_kinds[k] = ("remat", (eqns, leaves))
+            is_remat.add(k)
+            leaf_of_remat.update(v for v, (where, _) in leaves.items() if where == "res")
 
 
 def _scan_fwd(*args, body, num_consts, num_carry, length, reverse):
@@ -144,7 +192,8 @@ def _scan_fwd(*args, body, num_consts, num_carry, length, reverse):
         return x_in.index(r), chain[::-1]
 
     # res_kinds[r]: ("inv", var) | ("x", j) | ("xview", (j, eqns)) | ("y", j) | ("stack", k)
-    res_kinds, extra = [], []
+    #               | ("remat", (eqns, leaves))
+    res_kinds = []
     for r in residuals:
         view = None if r in invariant else x_view(r)
         if r in invariant:
@@ -154,8 +203,13 @@ def _scan_fwd(*args, body, num_consts, num_carry, length, reverse):
         elif any(a is r for a in y_atoms):
             res_kinds.append(("y", next(j for j, a in enumerate(y_atoms) if a is r)))
         else:
-            res_kinds.append(("stack", len(extra)))
-            extra.append(r)
+            res_kinds.append(("stack", None))
+    _rematerialize(residuals, res_kinds, producer, y_atoms)
+    extra = []
+    for k, (kind, _) in enumerate(res_kinds):
+        if kind == "stack":
+            res_kinds[k] = ("stack", len(extra))
+            extra.append(residuals[k])
 
     # the invariant values the loop reads, then those the backward scan reads
     loop_consts, seen = [], set()
@@ -178,15 +232,19 @@ def _scan_fwd(*args, body, num_consts, num_carry, length, reverse):
     res_values = []
     for kind, k in res_kinds:
         res_values.append(values[k] if kind == "inv" else xs[k] if kind == "x" else xs[k[0]]
-                          if kind == "xview" else ys[k] if kind == "y" else stacked[k])
+                          if kind == "xview" else ys[k] if kind == "y" else None if kind == "remat"
+                          else stacked[k])
 
     lin = _ScanLinearization()
     lin.bwd, lin.grad_known, lin.wrt, lin.ck, lin.cy = bwd, grad_known, wrt, ck, cy
     # the backward scan recomputes an "xview" residual from its x: (x's aval, eqns)
-    lin.res_kinds = [(kind, (_strong(x_in[k[0]].aval), k[1]) if kind == "xview" else None)
-                     for kind, k in res_kinds]
+    lin.res_kinds = [(kind, (_strong(x_in[k[0]].aval), k[1]) if kind == "xview" else k if kind == "remat"
+                      else None) for kind, k in res_kinds]
     lin.length, lin.reverse, lin.num_consts, lin.num_carry = length, reverse, nc, nk
-    return outs[:n_outs], (lin, res_values)
+    # the ys that recomputed residuals read, per step
+    lin.ys_read = sorted({j for kind, k in res_kinds if kind == "remat"
+                          for where, j in k[1].values() if where == "y"})
+    return outs[:n_outs], (lin, res_values + [ys[j] for j in lin.ys_read])
 
 
 def _scan_vjp(cts, *args, out, body, num_consts, num_carry, length, reverse, residuals=None):
@@ -194,13 +252,15 @@ def _scan_vjp(cts, *args, out, body, num_consts, num_carry, length, reverse, res
         _, residuals = _scan_fwd(*args, body=body, num_consts=num_consts, num_carry=num_carry,
                                  length=length, reverse=reverse)
     lin, res_values = residuals
+    n_res = len(lin.res_kinds)
+    res_values, ys_values = res_values[:n_res], res_values[n_res:]
     nc, nk = num_consts, num_carry
     n_in = len(args)
     bwd, wrt, ck, cy = lin.bwd, lin.wrt, lin.ck, lin.cy
-    n_res = len(lin.res_kinds)
     grad_of = {i: not known for i, known in zip(wrt, lin.grad_known)}   # input -> has a gradient
     inv_pos = [r for r, (kind, _) in enumerate(lin.res_kinds) if kind == "inv"]
-    step_pos = [r for r, (kind, _) in enumerate(lin.res_kinds) if kind != "inv"]
+    step_pos = [r for r, (kind, _) in enumerate(lin.res_kinds) if kind not in ("inv", "remat")]
+    remat = [(r, k) for r, (kind, k) in enumerate(lin.res_kinds) if kind == "remat"]
     views = {r: view for r, (kind, view) in enumerate(lin.res_kinds) if kind == "xview"}
     acc = [i for i in wrt if i < nc and grad_of[i]]           # consts whose cotangents are summed
     gx = [i for i in wrt if i >= nc + nk and grad_of[i]]       # xs with a cotangent
@@ -220,6 +280,13 @@ def _scan_vjp(cts, *args, out, body, num_consts, num_carry, length, reverse, res
             for e in views[r][1] if r in views else ():   # recompute a view of an x
                 res[r] = e.primitive.bind(res[r], **e.params)
         ct_y = [next(it) for _ in cy]
+        ys_now = {j: next(it) for j in lin.ys_read}
+        for r, (eqns, leaves) in remat:     # recompute a cheap residual from the others
+            env = {v: res[k] if where == "res" else ys_now[k] for v, (where, k) in leaves.items()}
+            for e in eqns:
+                env[e.outputs[0]] = e.primitive.bind(
+                    *[env[a] if type(a) is Var else a.value for a in e.inputs], **e.params)
+            res[r] = env[e.outputs[0]]
         got = iter(eval_program(bwd, res + ct_carry + ct_y))
         grads = {i: next(got) for i in wrt if grad_of[i]}
         new_ct_carry = [grads[nc + k] if (nc + k) in grads else _zeros(_strong(in_avals[nc + k]))
@@ -230,7 +297,8 @@ def _scan_vjp(cts, *args, out, body, num_consts, num_carry, length, reverse, res
     step_avals = ([res_avals[r] for r in inv_pos] + [_strong(in_avals[nc + k]) for k in ck]
                   + [_strong(in_avals[i]) for i in acc]
                   + [views[r][0] if r in views else res_avals[r] for r in step_pos]
-                  + [ct_in_avals[len(ck) + m] for m in range(len(cy))])
+                  + [ct_in_avals[len(ck) + m] for m in range(len(cy))]
+                  + [_strong(v.aval) for v in ys_values_avals(body, nk, lin.ys_read)])
     step_p = trace_flat(step, step_avals)
     closed = Program(list(step_p.const_vars) + list(step_p.in_vars), [], [], step_p.eqns, step_p.out_atoms)
 
@@ -238,7 +306,7 @@ def _scan_vjp(cts, *args, out, body, num_consts, num_carry, length, reverse, res
     sums_init = [_zeros(_strong(in_avals[i])) for i in acc]
     ct_ys = [cts[nk + j] for j in cy]
     outs = scan_p.bind(*step_p.consts, *[res_values[r] for r in inv_pos], *ct_carry_init, *sums_init,
-                       *[res_values[r] for r in step_pos], *ct_ys, body=closed,
+                       *[res_values[r] for r in step_pos], *ct_ys, *ys_values, body=closed,
                        num_consts=len(step_p.consts) + len(inv_pos), num_carry=len(ck) + len(acc),
                        length=length, reverse=not reverse)
     result = [None] * n_in
@@ -250,6 +318,11 @@ def _scan_vjp(cts, *args, out, body, num_consts, num_carry, length, reverse, res
     for i in gx:
         result[i] = next(it)
     return tuple(result)
+
+
+def ys_values_avals(body, nk, ys_read):
+    """The per-step avals of the ys ``ys_read`` (outputs of ``body`` after its ``nk`` carries)."""
+    return [body.out_atoms[nk + j] for j in ys_read]
 
 
 vjp_forward_rules[scan_p] = _scan_fwd
