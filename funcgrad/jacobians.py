@@ -22,6 +22,7 @@ from .core.trace import Tracer, aval_of
 from .errors import InputError
 from .staging import avals_of, call_split, call_staged
 from .transforms.jvp import jvp_program, zeros
+from .vectorize import _name
 
 __all__ = ["jvp", "linearize", "jacfwd", "jacrev", "jacobian", "hessian", "hvp"]
 
@@ -111,7 +112,7 @@ def jvp(fun, primals, tangents, has_aux: bool = False, backend: str | None = Non
     ``has_aux=True``, ``fun`` returns ``(out, aux)`` and this returns
     ``(out, tangent_out, aux)``. Tangents of integer inputs are ignored; those of
     integer outputs are zeros of their dtype."""
-    what = "jvp"
+    what = f"jvp of {_name(fun)}"
     primals = _args_tuple(primals, what, "primals")
     tangents = _args_tuple(tangents, what, "tangents")
     leaves, treedef, weak, tans = _check_tangents(primals, tangents, what)
@@ -140,7 +141,7 @@ def linearize(fun, *primals, backend: str | None = None):
     """``(fun(*primals), f_jvp)``: the forward pass runs once, now; each call
     ``f_jvp(*tangents)`` computes ``J @ tangents`` from its stored residuals (the
     part of the JVP program that depends on the tangents only), as ``jax.linearize``."""
-    what = "linearize"
+    what = f"linearize of {_name(fun)}"
     leaves, treedef, paths, weak = _leaves(primals, what)
     avals = avals_of(leaves, weak)
     float_avals = [a for a in avals if a.dtype.kind == "f"]
@@ -259,6 +260,8 @@ jacobian = jacrev
 
 def _jacobian(fun, argnums, has_aux, backend, what, forward):
     from .vectorize import vmap
+
+    what = f"{what} of {_name(fun)}"
 
     @functools.wraps(fun)
     def jac_f(*args, **kwargs):

@@ -69,7 +69,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size: int | None = None, backend: str 
     None for an output that is the same for every example, or a pytree
     prefix of the output). ``axis_size`` is needed only when no argument is
     batched."""
-    what = "vmap"
+    what = f"vmap of {_name(fun)}"
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
 
@@ -121,6 +121,11 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size: int | None = None, backend: str 
         return tree_util.unflatten(box[0], res)
 
     return vmapped
+
+
+def _name(fun) -> str:
+    """The function's name for error messages (``vmap of loss: ...``)."""
+    return getattr(fun, "__name__", None) or type(fun).__name__
 
 
 def _freeze(spec):
