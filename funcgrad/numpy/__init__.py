@@ -11,13 +11,16 @@ import numpy as _np
 from ..core.ir import ShapedArray as _ShapedArray
 from ..core.trace import Tracer as _Tracer
 from ..errors import UnsupportedError as _UnsupportedError
-from . import _core
+from . import _core, _math, _shapes, _stats
 from ._core import *  # noqa: F401,F403
 from ._core import (_promote, abs, all, any, max, min, round, sum)  # noqa: F401,A004
 from ._einsum import einsum  # noqa: F401
 from ._indexing import getitem as _getitem
+from ._math import *  # noqa: F401,F403
+from ._shapes import *  # noqa: F401,F403
+from ._stats import *  # noqa: F401,F403
 
-__all__ = list(_core.__all__) + ["einsum"]
+__all__ = list(_core.__all__) + ["einsum"] + list(_math.__all__) + list(_shapes.__all__) + list(_stats.__all__)
 
 
 # ----------------------------------------------------------------------------- Tracer methods
@@ -108,6 +111,14 @@ def _install_tracer_methods():
     T.take = lambda self, indices, axis=None, mode=None, fill_value=None: c.take(
         self, indices, axis, mode, fill_value)
     T.cumsum = lambda self, axis=None, dtype=None: c.cumsum(self, axis, dtype)
+    T.cumprod = lambda self, axis=None, dtype=None: _stats.cumprod(self, axis, dtype)
+    # as on JAX arrays: a sorted copy (NumPy's ndarray.sort sorts in place; traced arrays are immutable)
+    T.sort = lambda self, axis=-1, kind=None, order=None: _stats.sort(self, axis, kind=kind, order=order)
+    T.argsort = lambda self, axis=-1, kind=None, order=None: _stats.argsort(self, axis, kind=kind, order=order)
+    T.nonzero = lambda self: _stats.nonzero(self)
+    T.diagonal = lambda self, offset=0, axis1=0, axis2=1: _shapes.diagonal(self, offset, axis1, axis2)
+    T.trace = lambda self, offset=0, axis1=0, axis2=1, dtype=None, out=None: _shapes.trace(
+        self, offset, axis1, axis2, dtype, out)
     T.repeat = lambda self, repeats, axis=None: c.repeat(self, repeats, axis)
     T.__divmod__ = lambda self, other: (c.floor_divide(self, other), c.remainder(self, other))
     T.__rdivmod__ = lambda self, other: (c.floor_divide(other, self), c.remainder(other, self))
@@ -139,6 +150,8 @@ _UFUNCS = {
     "bitwise_and": "bitwise_and", "bitwise_or": "bitwise_or", "bitwise_xor": "bitwise_xor",
     "invert": "invert", "isfinite": "isfinite", "isnan": "isnan", "isinf": "isinf", "matmul": "matmul",
 }
+for _module in (_math, _shapes, _stats):      # NumPy ufuncs the other modules implement
+    _UFUNCS.update(getattr(_module, "UFUNCS", {}))
 _UFUNC_REDUCE = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min",
                  "logical_and": "all", "logical_or": "any"}
 
@@ -171,10 +184,10 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
             if k in kwargs and kwargs[k] is not None and not (k == "where" and kwargs[k] is True):
                 raise _UnsupportedError(f"numpy.{name}: the {k}= argument is not supported on traced "
                                         f"arrays{called_on}")
-        return getattr(_core, target)(*inputs)
+        return _public(target)(*inputs)
     if method == "reduce" and name in _UFUNC_REDUCE:
         axis = kwargs.get("axis", 0)
-        return getattr(_core, _UFUNC_REDUCE[name])(inputs[0], axis=axis, keepdims=kwargs.get("keepdims", False))
+        return _public(_UFUNC_REDUCE[name])(inputs[0], axis=axis, keepdims=kwargs.get("keepdims", False))
     raise _UnsupportedError(f"numpy.{name}.{method} is not supported on traced arrays by funcgrad{called_on}")
 
 
@@ -184,10 +197,15 @@ _FUNCTION_ALIASES = {"amax": "max", "amin": "min", "round_": "round", "around": 
 _NOT_NUMPY = {"stop_gradient", "logsumexp", "one_hot", "asarray", "array"}
 
 
+def _public(name):
+    """The function ``name`` of this namespace (``funcgrad.numpy.<name>``), or None."""
+    return globals().get(name) if name in __all__ else None
+
+
 def _array_function(self, func, types, args, kwargs):
     name = func.__name__
     target = _FUNCTION_ALIASES.get(name, name)
-    impl = getattr(_core, target, None) if target not in _NOT_NUMPY else None
+    impl = _public(target) if target not in _NOT_NUMPY else None
     if name in ("asarray", "array", "asanyarray", "ascontiguousarray"):
         impl = None
     if impl is None or not callable(impl):
