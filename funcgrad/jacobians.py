@@ -12,12 +12,11 @@ program (:mod:`funcgrad.staging`).
 from __future__ import annotations
 
 import functools
-import numbers
 
 import numpy as np
 
 from . import tree as tree_util
-from .api import _as_leaf, _normalize_argnums, _trace_user, _valid_output, grad, vjp
+from .api import _flatten_selected, _normalize_argnums, _trace_user, grad, vjp
 from .core.trace import Tracer, aval_of
 from .errors import InputError
 from .staging import avals_of, call_split, call_staged
@@ -25,8 +24,6 @@ from .transforms.jvp import jvp_program, zeros
 from .vectorize import _name
 
 __all__ = ["jvp", "linearize", "jacfwd", "jacrev", "jacobian", "hessian", "hvp"]
-
-_PY_NUMBERS = (bool, int, float)
 
 
 def _args_tuple(x, what, name):
@@ -37,11 +34,8 @@ def _args_tuple(x, what, name):
 
 
 def _leaves(args, what):
-    flat, treedef = tree_util.flatten_with_path(args)
-    paths = [f"argument {int(p[0][1:-1])}" + "".join(p[1:]) if p else "the argument" for p, _ in flat]
-    leaves = [_as_leaf(x, path, what) for (_, x), path in zip(flat, paths)]
-    weak = tuple(type(x) in _PY_NUMBERS for _, x in flat)
-    return leaves, treedef, paths, weak
+    """Leaves, treedef, paths ("argument 1['W']") and weak flags of a tuple of arguments."""
+    return _flatten_selected(tuple(args), range(len(args)), what)
 
 
 def _check_tangents(primals, tangents, what, kind="tangent"):

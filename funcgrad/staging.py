@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .api import _avals, _unaliased
 from .backends import get_backend
 from .core import trace as _trace
-from .core.ir import ShapedArray
 from .core.trace import Tracer, trace_flat
 from .program_cache import constants_as_inputs, program_cache
 from .transforms.vjp import split_program
@@ -31,9 +31,7 @@ __all__ = ["call_staged", "call_split", "avals_of"]
 
 
 def avals_of(leaves, weak=None):
-    weak = weak or (False,) * len(leaves)
-    return [x.aval if isinstance(x, Tracer) else ShapedArray(np.shape(x), np.result_type(x), w)
-            for x, w in zip(leaves, weak)]
+    return list(_avals(leaves, weak))
 
 
 def _inline(leaves) -> bool:
@@ -69,15 +67,7 @@ def call_staged(key, tag, flat_fun, leaves, weak=None, backend=None):
     cached = program_cache.get_traced(key, (tag, backend), program,
                                       lambda p: _Compiled(p, compile_fn))
     outs = cached.entry(list(cached.consts) + list(leaves))
-    return _unaliased(outs, cached.consts)
-
-
-def _unaliased(outs, consts):
-    arrays = [c for c in consts if isinstance(c, np.ndarray)]
-    if not arrays:
-        return list(outs)
-    return [np.array(o, copy=True) if isinstance(o, np.ndarray)
-            and any(np.may_share_memory(o, c) for c in arrays) else o for o in outs]
+    return list(_unaliased(outs, cached.consts))
 
 
 def call_split(key, tag, flat_fun, now, later_avals, weak=None, backend=None):

@@ -14,16 +14,14 @@ import functools
 import numbers
 
 from . import tree as tree_util
-from .api import _as_leaf, _trace_user
-from .core.trace import Tracer, aval_of
+from .api import _flatten_selected, _trace_user
+from .core.trace import aval_of
 from .core.ir import ShapedArray
 from .errors import InputError
-from .staging import avals_of, call_staged
+from .staging import call_staged
 from .transforms.batching import BatchError, batch_program, move_to
 
 __all__ = ["vmap", "BatchError"]
-
-_PY_NUMBERS = (bool, int, float)
 
 
 def _axis_spec(spec, what, name):
@@ -41,7 +39,6 @@ def _broadcast_prefix(prefix, tree, what, name, arg_names):
         if p is None or isinstance(p, numbers.Integral):
             out.extend([_axis_spec(p, what, name)] * tree_util.structure(t).num_leaves)
             return
-        p_def, t_def = tree_util.structure(p, is_leaf=lambda x: x is None), tree_util.structure(t)
         if isinstance(p, (tuple, list)) and isinstance(t, (tuple, list)) and len(p) == len(t):
             for k, (pp, tt) in enumerate(zip(p, t)):
                 walk(pp, tt, path + [arg_names(k) if not path else f"[{k}]"])
@@ -50,6 +47,7 @@ def _broadcast_prefix(prefix, tree, what, name, arg_names):
             for k in sorted(t):
                 walk(p[k], t[k], path + [f"[{k!r}]"])
             return
+        p_def, t_def = tree_util.structure(p, is_leaf=lambda x: x is None), tree_util.structure(t)
         where = "".join(path) or "the arguments"
         raise InputError(f"{what}: {name} {p!r} does not match the structure of {where} "
                          f"({t_def}, {p_def}); give an int or None per argument, or a tree that is "
@@ -81,10 +79,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size: int | None = None, backend: str 
         if isinstance(in_axes, tuple) and len(in_axes) != len(args):
             raise InputError(f"{what}: in_axes has {len(in_axes)} entries but the function was called "
                              f"with {len(args)} positional argument{'s' if len(args) != 1 else ''}")
-        flat, treedef = tree_util.flatten_with_path(args)
-        paths = [f"argument {int(p[0][1:-1])}" + "".join(p[1:]) for p, _ in flat]
-        leaves = [_as_leaf(x, path, what) for (_, x), path in zip(flat, paths)]
-        weak = tuple(type(x) in _PY_NUMBERS for _, x in flat)
+        leaves, treedef, paths, weak = _flatten_selected(tuple(args), range(len(args)), what)
         prefix = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
         dims = _broadcast_prefix(prefix, args, what, "in_axes", lambda k: f"argument {k}")
         size = _batch_size(leaves, dims, paths, axis_size, what)

@@ -197,9 +197,12 @@ _FUNCTION_ALIASES = {"amax": "max", "amin": "min", "round_": "round", "around": 
 _NOT_NUMPY = {"stop_gradient", "logsumexp", "one_hot", "asarray", "array"}
 
 
+_PUBLIC = frozenset(__all__)
+
+
 def _public(name):
     """The function ``name`` of this namespace (``funcgrad.numpy.<name>``), or None."""
-    return globals().get(name) if name in __all__ else None
+    return globals().get(name) if name in _PUBLIC else None
 
 
 def _array_function(self, func, types, args, kwargs):
