@@ -375,6 +375,82 @@ _by_name["matmul"] = [
 ]
 
 
+# ----------------------------------------------------------------------------- decompositions
+# Well-conditioned matrices, far from where a derivative is undefined: SPD ones
+# for cholesky, eigenvalues / singular values at least 1 apart for eigh / svd,
+# one clear largest candidate per pivot column for lu. The upper triangle of
+# the symmetric cases is random: the primitives read the lower one only.
+
+def _stacked(make, shape, dtype):
+    batch, n = shape[:-2], shape[-2:]
+    return np.asarray(np.reshape([make(n) for _ in range(_size(batch))], shape), dtype)
+
+
+def _orthogonal(n):
+    q, _ = np.linalg.qr(_rng.normal(size=(n, n)))
+    return q
+
+
+def spd(shape, dtype=F64):
+    def one(n):
+        a = _rng.normal(size=n) * 0.5
+        m = a @ a.T + n[0] * np.eye(n[0])
+        return np.tril(m) + np.triu(_rng.normal(size=n), 1)
+    return _stacked(one, shape, dtype)
+
+
+def sym_spread(shape, dtype=F64):
+    """Symmetric (lower triangle) with eigenvalues 1.5 apart."""
+    def one(n):
+        q = _orthogonal(n[0])
+        m = q @ np.diag(1.0 + 1.5 * np.arange(n[0])) @ q.T
+        return np.tril(m) + np.triu(_rng.normal(size=n), 1)
+    return _stacked(one, shape, dtype)
+
+
+def spread(shape, dtype=F64):
+    """Singular values 1.5 apart, from 1."""
+    def one(n):
+        k = min(n)
+        u, v = _orthogonal(n[0])[:, :k], _orthogonal(n[1])[:k]
+        return u @ np.diag(1.0 + 1.5 * np.arange(k)[::-1]) @ v
+    return _stacked(one, shape, dtype)
+
+
+def pivoted(shape, dtype=F64):
+    """A permuted, diagonally dominant matrix: each pivot column has one
+    entry several times larger than the others."""
+    def one(n):
+        m = _rng.uniform(-0.5, 0.5, n) + np.diag(3.0 + _rng.uniform(0, 1, n[0]))
+        return m[_rng.permutation(n[0])]
+    return _stacked(one, shape, dtype)
+
+
+_by_name["cholesky"] = [([spd((3, 3))], {}), ([spd((2, 3, 3))], {}), ([spd((1, 1))], {}),
+                        ([spd((4, 4), F32)], {})]
+_by_name["triangular_solve"] = [
+    ([spd((3, 3)), any_((3, 2))],
+     {"lower": lo, "transpose_a": tr, "unit_diagonal": un})
+    for lo in (True, False) for tr in (False, True) for un in (False, True)] + [
+    ([spd((2, 3, 3)), any_((2, 3, 1))], {"lower": True, "transpose_a": False, "unit_diagonal": False}),
+    ([spd((1, 1)), any_((1, 3))], {"lower": False, "transpose_a": True, "unit_diagonal": False}),
+    ([spd((3, 3), F32), any_((3, 2), F32)], {"lower": True, "transpose_a": True, "unit_diagonal": False})]
+_by_name["lu"] = [([pivoted((3, 3))], {}), ([pivoted((2, 4, 4))], {}), ([pivoted((1, 1))], {}),
+                  ([pivoted((3, 3), F32)], {})]
+_by_name["eigh"] = [([sym_spread((3, 3))], {}), ([sym_spread((2, 3, 3))], {}), ([sym_spread((1, 1))], {}),
+                    ([sym_spread((3, 3), F32)], {})]
+_by_name["svd"] = [([spread((4, 3))], {"full_matrices": False, "compute_uv": True}),
+                   ([spread((3, 4))], {"full_matrices": False, "compute_uv": True}),
+                   ([spread((3, 3))], {"full_matrices": True, "compute_uv": True}),
+                   ([spread((2, 3, 2))], {"full_matrices": False, "compute_uv": True}),
+                   ([spread((3, 4))], {"full_matrices": False, "compute_uv": False}),
+                   ([spread((4, 3))], {"full_matrices": True, "compute_uv": False}),
+                   ([spread((3, 2), F32)], {"full_matrices": False, "compute_uv": True})]
+_by_name["qr"] = [([spread((4, 3))], {"full_matrices": False}), ([spread((3, 3))], {"full_matrices": False}),
+                  ([spread((3, 3))], {"full_matrices": True}), ([spread((2, 4, 2))], {"full_matrices": False}),
+                  ([spread((3, 2), F32)], {"full_matrices": False})]
+
+
 # ----------------------------------------------------------------------------- integer-valued
 
 _by_name["argsort"] = [([sep((3, 4))], {}), ([np.array([2.0, 1.0, 2.0, np.nan])], {}), ([ints((5,))], {})]

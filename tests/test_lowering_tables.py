@@ -16,6 +16,7 @@ import pytest
 import funcgrad as fg
 import funcgrad.numpy as fnp
 from funcgrad import primitives as P
+from funcgrad.primitives import decompositions as D
 from funcgrad.core.ir import Eqn, Program, ShapedArray, Var
 from funcgrad.core.trace import primitives
 from funcgrad.primitives.control import subprograms, switch_p
@@ -116,6 +117,20 @@ def _float_terms(x, y, p, m, b, s, idx, structural=True):
         ("scalar", (fnp.exp(s) * 2 + 1, fnp.sum(s * 3))),
         ("matmul", (x @ m, P.matmul(x, x, transpose_a=True), P.matmul(x, x, transpose_b=True),
                     P.matmul(m, x, transpose_a=True, transpose_b=True), b @ m)),
+    ]
+    # LAPACK (the s and d routines): SPD stacks from x and b, eigenvalues/singular values apart
+    spd = P.matmul(x, x, transpose_b=True) + 3 * fnp.eye(3, dtype=dt)
+    spd_b = P.matmul(b, b, transpose_b=True) + 3 * fnp.eye(3, dtype=dt)
+    q, r = D.qr(x.T)
+    t += [
+        ("cholesky", (D.cholesky(spd), D.cholesky(spd_b), D.cholesky(-spd))),     # the last is NaN
+        ("triangular_solve", tuple(D.triangular_solve(spd, x, lower=lo, transpose_a=tr, unit_diagonal=un)
+                                   for lo in (True, False) for tr in (True, False) for un in (True, False))
+         + (D.triangular_solve(spd_b, b),)),
+        ("lu", D.lu(spd + x[:, :3]) + D.lu(b[:, :, :3])),
+        ("eigh", D.eigh(spd) + D.eigh(spd_b)),
+        ("svd", (D.svd(x), D.svd(b, full_matrices=True), D.svd(m, compute_uv=False))),
+        ("qr", (q, r, D.qr(b, full_matrices=True))),
     ]
     if structural:
         t += [

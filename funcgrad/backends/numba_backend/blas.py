@@ -86,7 +86,7 @@ def _find_openblas():
                 if s is not None and d is not None:
                     get_n = getattr(lib, f"{tprefix}get_num_threads{suffix}", None)
                     set_n = getattr(lib, f"{tprefix}set_num_threads{suffix}", None)
-                    return s, d, get_n, set_n
+                    return s, d, get_n, set_n, lib, prefix[:-len("cblas_")]
     return None
 
 
@@ -107,6 +107,15 @@ def _declare_fn(symbol, fn, sig):
 
 _found = _find_openblas()
 HAVE_BLAS = _found is not None
+
+
+def openblas_symbol(name):
+    """The ctypes function ``name`` (``LAPACKE_dpotrf``, ``cblas_dtrsm``) of
+    the OpenBLAS found above, under its 64-bit-integer symbol name, or None."""
+    if not HAVE_BLAS:
+        return None
+    lib, prefix = _found[4], _found[5]
+    return getattr(lib, f"{prefix}{name}64_", None)
 
 
 def _find_libc():

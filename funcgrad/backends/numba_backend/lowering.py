@@ -42,6 +42,8 @@ from ...primitives.elementwise import (abs_p, acos_p, add_p, and_p, asin_p, atan
                                        or_p, pow_p, rem_p, round_p, select_p, sign_p, sin_p, sinh_p,
                                        sqrt_p, stop_gradient_p, sub_p, tan_p, tanh_p, xor_p)
 from ...primitives.indexing import scatter_add_p, take_p
+from .lapack import HAVE_LAPACK
+from ...primitives.decompositions import DECOMPOSITIONS, cholesky_p, eigh_p, lu_p, qr_p, svd_p, triangular_solve_p
 from ...primitives.linalg import matmul_p
 from ...primitives.random import threefry2x32_p
 from ...primitives.reduction import (argmax_p, argmin_p, reduce_max_p, reduce_min_p, reduce_prod_p,
@@ -55,6 +57,8 @@ from ...primitives.sort import argsort_p
 # that needs a new helper adds its name here, beside the rule.
 RUNTIME_HELPERS = {
     "funcgrad.backends.numba_backend.blas": ("gemm_f32", "gemm_f64", "gemm_loops"),
+    "funcgrad.backends.numba_backend.lapack": ("lapack_cholesky", "lapack_triangular_solve", "lapack_lu",
+                                               "lapack_eigh", "lapack_svd", "lapack_qr"),
     "funcgrad.backends.numba_backend.scalar": ("fmax", "fmin", "sign", "logistic", "rint", "remainder_float",
                                                "remainder_int", "floordiv_float", "floordiv_int"),
     "funcgrad.backends.numba_backend.fastmath": ("exp_f32", "exp_f64", "expm1_f32", "expm1_f64", "log_f32",
@@ -82,6 +86,8 @@ emit_lowering: dict = {}        # Primitive -> rule(gen, eqn)
 NOT_LOWERED: dict = {
     p: "a call: funcgrad.passes.inline_calls replaces it by its program's equations before code "
        "generation (compile_program)" for p in CALL_BODY}
+if not HAVE_LAPACK:   # pragma: no cover - NumPy built against a BLAS without LAPACKE
+    NOT_LOWERED.update({p: "no LAPACKE in NumPy's OpenBLAS: runs on the interpreter" for p in DECOMPOSITIONS})
 
 
 def unsupported(program: Program) -> set:
@@ -343,6 +349,66 @@ def _matmul(gen, eqn):
     gen.w.emit(f"{C}_3 = {C}.reshape({shape_src((nb,) + sc)})")
     gen.w.emit(f"for ib_ in range({nb}):")
     gen.w.emit(f"    {fn}({ta_s}, {tb_s}, {A}_3[ib_], {B}_3[ib_], {C}_3[ib_])")
+
+
+# ----------------------------------------------------------------------------- decompositions
+# LAPACK through .lapack's helpers, which take stacks of matrices as 3-D arrays.
+
+def _stack(aval) -> str:
+    s = aval.shape
+    return shape_src((int(np.prod(s[:-2], dtype=np.int64)),) + tuple(s[-2:]))
+
+
+def _rows(aval) -> str:
+    """A stack of vectors (..., n) as a 2-D array's shape."""
+    s = aval.shape
+    return shape_src((int(np.prod(s[:-1], dtype=np.int64)), s[-1]))
+
+
+def _lapack_call(gen, eqn, helper, shapes, flags=()):
+    """``helper(inputs..., outputs..., flags...)`` with every operand reshaped
+    by ``shapes`` (one function of the aval per input and output)."""
+    args = [f"{gen.arr(a)}.reshape({sh(a.aval)})" for a, sh in zip(eqn.inputs, shapes)]
+    for v, sh in zip(eqn.outputs, shapes[len(eqn.inputs):]):
+        gen.alloc(v)
+        args.append(f"{gen.name(v)}.reshape({sh(v.aval)})")
+    gen.w.emit(f"{helper}({', '.join(args + [str(bool(f)) for f in flags])})")
+
+
+def _cholesky(gen, eqn):
+    _lapack_call(gen, eqn, "lapack_cholesky", [_stack, _stack])
+
+
+def _triangular_solve(gen, eqn):
+    p = eqn.params
+    _lapack_call(gen, eqn, "lapack_triangular_solve", [_stack] * 3,
+                 (p["lower"], p["transpose_a"], p["unit_diagonal"]))
+
+
+def _lu(gen, eqn):
+    _lapack_call(gen, eqn, "lapack_lu", [_stack, _stack, _rows, _rows])
+
+
+def _eigh(gen, eqn):
+    _lapack_call(gen, eqn, "lapack_eigh", [_stack, _rows, _stack])
+
+
+def _svd(gen, eqn):
+    p = eqn.params
+    if p["compute_uv"]:
+        _lapack_call(gen, eqn, "lapack_svd", [_stack, _stack, _rows, _stack],
+                     (p["full_matrices"], True))
+        return
+    a, (s,) = eqn.inputs[0], eqn.outputs
+    gen.alloc(s)
+    dummy = shape_src((1, 1, 1))
+    dt = np_type(a.aval.dtype)
+    gen.w.emit(f"lapack_svd({gen.arr(a)}.reshape({_stack(a.aval)}), np.empty({dummy}, {dt}), "
+               f"{gen.name(s)}.reshape({_rows(s.aval)}), np.empty({dummy}, {dt}), False, False)")
+
+
+def _qr(gen, eqn):
+    _lapack_call(gen, eqn, "lapack_qr", [_stack, _stack, _stack])
 
 
 def _copy_loop(gen, out, src_index_of, src_name, shape=None):
@@ -735,6 +801,8 @@ updates_operand = {pad_add_p, scatter_add_p}
 emit_lowering.update({
     reshape_p: _reshape,
     matmul_p: _matmul,
+    **({cholesky_p: _cholesky, triangular_solve_p: _triangular_solve, lu_p: _lu, eigh_p: _eigh, svd_p: _svd,
+        qr_p: _qr} if HAVE_LAPACK else {}),
     transpose_p: _transpose,
     slice_p: _slice,
     rev_p: _rev,

@@ -23,6 +23,7 @@ from ...primitives.elementwise import (abs_p, acos_p, add_p, and_p, asin_p, atan
                                        or_p, pow_p, rem_p, round_p, select_p, sign_p, sin_p, sinh_p,
                                        sqrt_p, stop_gradient_p, sub_p, tan_p, tanh_p, xor_p)
 from ...primitives.indexing import scatter_add_p, take_p
+from ...primitives.decompositions import cholesky_p, eigh_p, lu_p, qr_p, svd_p, triangular_solve_p
 from ...primitives.linalg import matmul_p
 from ...primitives.random import threefry2x32_p
 from ...primitives.reduction import (argmax_p, argmin_p, reduce_max_p, reduce_min_p, reduce_prod_p,
@@ -380,6 +381,49 @@ def _argsort(enc, eqn):
     enc.emit(m.ARGSORT_F if src.kind == "F" else m.ARGSORT_I, d=dst.off, a=src.off, b=x.aval.size // row,
              n=row)
 
+
+def _batch(aval, core):
+    return _prod(aval.shape[:-core])
+
+
+def _linalg_rule(sub, sizes, flag_params=()):
+    """A LAPACK instruction: ``aux`` holds the batch, ``sizes(eqn)``, the
+    offsets of the operands and results, then the flags ``flag_params``."""
+    def rule(enc, eqn):
+        srcs = [enc.at(a).off for a in eqn.inputs]
+        dsts = [enc.new(v).off for v in eqn.outputs]
+        a = eqn.inputs[0].aval
+        aux = enc.put_aux([_batch(a, 2)] + sizes(eqn) + srcs + dsts +
+                          [int(bool(eqn.params[k])) for k in flag_params])
+        enc.emit(m.LINALG, sub=sub, x=aux, flags=flags_for(a.dtype))
+    return rule
+
+
+def _square(eqn):
+    return [eqn.inputs[0].aval.shape[-1]]
+
+
+vm_lowering[cholesky_p] = _linalg_rule(m.L_CHOLESKY, _square)
+vm_lowering[triangular_solve_p] = _linalg_rule(
+    m.L_TRSM, lambda e: list(e.inputs[1].aval.shape[-2:]), ("lower", "transpose_a", "unit_diagonal"))
+vm_lowering[lu_p] = _linalg_rule(m.L_LU, _square)
+vm_lowering[eigh_p] = _linalg_rule(m.L_EIGH, _square)
+
+
+def _svd(enc, eqn):
+    a = eqn.inputs[0]
+    mm, nn = a.aval.shape[-2:]
+    uv, full = eqn.params["compute_uv"], eqn.params["full_matrices"]
+    ucols, vrows = (mm, nn) if full else (min(mm, nn), min(mm, nn))
+    outs = [enc.new(v).off for v in eqn.outputs]
+    u, s, vt = outs if uv else (0, outs[0], 0)
+    aux = enc.put_aux([_batch(a.aval, 2), mm, nn, ucols, vrows, enc.at(a).off, u, s, vt, int(full), int(uv)])
+    enc.emit(m.LINALG, sub=m.L_SVD, x=aux, flags=flags_for(a.aval.dtype))
+
+
+vm_lowering[svd_p] = _svd
+vm_lowering[qr_p] = _linalg_rule(
+    m.L_QR, lambda e: list(e.inputs[0].aval.shape[-2:]) + [e.outputs[0].aval.shape[-1]])
 
 vm_lowering[take_p] = _take
 vm_lowering[scatter_add_p] = _scatter_add

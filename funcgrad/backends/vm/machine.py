@@ -30,6 +30,8 @@ from numba import njit
 # disk cache (funcgrad.backends.vm.load_machine), named by a hash of the text
 # and of the helpers' files, so Numba's cache of it can never be stale
 from funcgrad.backends.numba_backend.blas import gemm_f32, gemm_f64, gemm_loops
+from funcgrad.backends.numba_backend.lapack import (lapack_cholesky, lapack_eigh, lapack_lu, lapack_qr,
+                                                    lapack_svd, lapack_triangular_solve)
 from funcgrad.backends.numba_backend.scalar import (argsort_stable, floordiv_float, floordiv_int, fmax, fmin,
                                                     logistic, remainder_float, remainder_int, sign,
                                                     threefry2x32)
@@ -548,6 +550,56 @@ def _matmul_f(F, d, a, b, aux, x, flags):
 
 
 @njit(cache=True)
+def _stack(H, off, batch, m, n):
+    return H[off:off + batch * m * n].reshape((batch, m, n))
+
+
+@njit(cache=True)
+def _linalg(F, I, sub, aux, x, flags):
+    """LAPACK on float64 stacks of the heap (float32 values are computed in
+    float64 and rounded as they are stored). ``aux[x:]``: the batch, the
+    matrix sizes, then the operands' and results' offsets (by ``sub``)."""
+    batch = aux[x]
+    if sub == L_CHOLESKY:
+        n, a, d = aux[x + 1], aux[x + 2], aux[x + 3]
+        lapack_cholesky(_stack(F, a, batch, n, n), _stack(F, d, batch, n, n))
+        _finish_f(F, d, batch * n * n, flags)
+    elif sub == L_TRSM:
+        n, k, a, b, d = aux[x + 1], aux[x + 2], aux[x + 3], aux[x + 4], aux[x + 5]
+        lapack_triangular_solve(_stack(F, a, batch, n, n), _stack(F, b, batch, n, k), _stack(F, d, batch, n, k),
+                                aux[x + 6] != 0, aux[x + 7] != 0, aux[x + 8] != 0)
+        _finish_f(F, d, batch * n * k, flags)
+    elif sub == L_LU:
+        n, a, d, piv, perm = aux[x + 1], aux[x + 2], aux[x + 3], aux[x + 4], aux[x + 5]
+        lapack_lu(_stack(F, a, batch, n, n), _stack(F, d, batch, n, n),
+                  I[piv:piv + batch * n].reshape((batch, n)), I[perm:perm + batch * n].reshape((batch, n)))
+        _finish_f(F, d, batch * n * n, flags)
+    elif sub == L_EIGH:
+        n, a, w, v = aux[x + 1], aux[x + 2], aux[x + 3], aux[x + 4]
+        lapack_eigh(_stack(F, a, batch, n, n), F[w:w + batch * n].reshape((batch, n)), _stack(F, v, batch, n, n))
+        _finish_f(F, w, batch * n, flags)
+        _finish_f(F, v, batch * n * n, flags)
+    elif sub == L_SVD:
+        m, n, ucols, vrows, a = aux[x + 1], aux[x + 2], aux[x + 3], aux[x + 4], aux[x + 5]
+        u, s, vt, full, uv = aux[x + 6], aux[x + 7], aux[x + 8], aux[x + 9] != 0, aux[x + 10] != 0
+        k = min(m, n)
+        if uv:
+            U, VT = _stack(F, u, batch, m, ucols), _stack(F, vt, batch, vrows, n)
+        else:
+            U, VT = np.empty((1, 1, 1)), np.empty((1, 1, 1))
+        lapack_svd(_stack(F, a, batch, m, n), U, F[s:s + batch * k].reshape((batch, k)), VT, full, uv)
+        _finish_f(F, s, batch * k, flags)
+        if uv:
+            _finish_f(F, u, batch * m * ucols, flags)
+            _finish_f(F, vt, batch * vrows * n, flags)
+    else:   # L_QR
+        m, n, cols, a, q, r = aux[x + 1], aux[x + 2], aux[x + 3], aux[x + 4], aux[x + 5], aux[x + 6]
+        lapack_qr(_stack(F, a, batch, m, n), _stack(F, q, batch, m, cols), _stack(F, r, batch, cols, n))
+        _finish_f(F, q, batch * m * cols, flags)
+        _finish_f(F, r, batch * cols * n, flags)
+
+
+@njit(cache=True)
 def _matmul_i(I, d, a, b, aux, x, flags):
     batch, m, n, k, ta, tb = aux[x], aux[x + 1], aux[x + 2], aux[x + 3], aux[x + 4], aux[x + 5]
     for q in range(batch):
@@ -692,6 +744,8 @@ def execute(code, aux, F, I):
             _matmul_f(F, d, a, code[pc, B], aux, code[pc, X], flags)
         elif op == MATMUL_I:
             _matmul_i(I, d, a, code[pc, B], aux, code[pc, X], flags)
+        elif op == LINALG:
+            _linalg(F, I, sub, aux, code[pc, X], flags)
         elif op == IOTA_F:
             x = code[pc, X]
             _iota(F, d, aux[x], aux[x + 1], aux[x + 2])

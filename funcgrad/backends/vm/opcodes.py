@@ -16,6 +16,7 @@ ARGRED_F, ARGRED_I, TAKE_F, TAKE_I, SCATTER_F, SCATTER_I, MATMUL_F, MATMUL_I = r
 IOTA_F, IOTA_I, THREEFRY, ARGSORT_F, ARGSORT_I, IPOW_F, IPOW_I, COPY_F, COPY_I = range(25, 34)
 JUMP, JUMP_IF_FALSE, JUMP_IF_GE, INC, CLAMP, SCAN_INDEX = range(40, 46)
 LOAD_ROW_F, LOAD_ROW_I, STORE_ROW_F, STORE_ROW_I = range(46, 50)
+LINALG = 50
 
 # UNARY_F
 (U_NEG, U_EXP, U_LOG, U_LOG1P, U_EXPM1, U_SQRT, U_SIN, U_COS, U_TAN, U_ASIN, U_ACOS, U_ATAN, U_SINH,
@@ -35,6 +36,8 @@ R_SUM, R_PROD, R_MAX, R_MIN = range(4)
 AR_MAX, AR_MIN = range(2)
 # MOVE_*
 M_SET, M_ADD = range(2)
+# LINALG (LAPACK, numba_backend.lapack)
+L_CHOLESKY, L_TRSM, L_LU, L_EIGH, L_SVD, L_QR = range(6)
 
 S_A, S_B, S_C, ROUND32 = 1, 2, 4, 8
 UNSIGNED64 = 256         # uint64 operands or result: int64 bits read as unsigned

@@ -128,4 +128,4 @@ def _check(prim, eqn, outs, out_dims, axis_size):
 
 
 # the rules register themselves in batch_rules
-from . import rules, control, custom  # noqa: E402,F401
+from . import rules, control, custom, decompositions  # noqa: E402,F401

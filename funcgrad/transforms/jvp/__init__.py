@@ -129,4 +129,4 @@ def _check(prim, eqn, outs, out_tans):
 
 
 # the rules register themselves in jvp_rules
-from . import rules, control, custom  # noqa: E402,F401
+from . import rules, control, custom, decompositions  # noqa: E402,F401

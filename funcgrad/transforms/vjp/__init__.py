@@ -209,4 +209,4 @@ def split_program(program: Program, num_known: int):
     return forward, backward, known_out
 
 
-from . import rules, control, custom  # noqa: F401,E402  (register the rules)
+from . import rules, control, custom, decompositions  # noqa: F401,E402  (register the rules)
