@@ -207,6 +207,12 @@ def _public(name):
 
 def _array_function(self, func, types, args, kwargs):
     name = func.__name__
+    if getattr(func, "__module__", None) == "numpy.linalg":
+        impl = getattr(linalg, name, None) if name in linalg.__all__ else None
+        if impl is None:
+            raise _UnsupportedError(f"numpy.linalg.{name} is not supported on traced arrays by funcgrad "
+                                    f"(called on {_describe_args(args)})")
+        return impl(*args, **kwargs)
     target = _FUNCTION_ALIASES.get(name, name)
     impl = _public(target) if target not in _NOT_NUMPY else None
     if name in ("asarray", "array", "asanyarray", "ascontiguousarray"):
@@ -218,5 +224,7 @@ def _array_function(self, func, types, args, kwargs):
                                 f"(called on {_describe_args(args)})")
     return impl(*args, **kwargs)
 
+
+from . import linalg  # noqa: E402  (funcgrad.numpy.linalg)
 
 _install_tracer_methods()

@@ -39,12 +39,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.ir import ShapedArray
-from ..core.trace import Primitive
+from ..core.trace import Primitive, aval_of
 from ..errors import DtypeError, ShapeError
 from ._common import describe
+from .elementwise import add, convert_element_type, eq, le, mul, select, sub
+from .indexing import take
+from .reduction import reduce_sum
+from .shape import broadcast_to, iota, reshape, transpose
 
 __all__ = ["cholesky", "triangular_solve", "lu", "eigh", "svd", "qr", "cholesky_p", "triangular_solve_p",
-           "lu_p", "eigh_p", "svd_p", "qr_p", "DECOMPOSITIONS"]
+           "lu_p", "eigh_p", "svd_p", "qr_p", "DECOMPOSITIONS", "mT", "tril", "triu", "eye_like", "diag_part",
+           "permute_rows"]
 
 cholesky_p = Primitive("cholesky")
 triangular_solve_p = Primitive("triangular_solve")
@@ -272,3 +277,68 @@ def svd(a, full_matrices=False, compute_uv=True):
 
 def qr(a, full_matrices=False):
     return tuple(qr_p.bind(a, full_matrices=bool(full_matrices)))
+
+
+# ----------------------------------------------------------------------------- helpers over stacks
+# Compositions of primitives, shared by the derivative rules and funcgrad.numpy.linalg.
+
+def _shape(x):
+    return tuple(aval_of(x).shape)
+
+
+def mT(x):
+    """The transpose of the last two axes."""
+    nd = len(_shape(x))
+    return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+def _band(x, k, lower):
+    s = _shape(x)
+    rows = iota(s, len(s) - 2, np.int32)
+    cols = iota(s, len(s) - 1, np.int32)
+    d = sub(cols, rows)                                   # j - i
+    keep = le(d, np.int32(k)) if lower else le(np.int32(k), d)
+    return select(keep, x, broadcast_to(np.zeros((), aval_of(x).dtype), s))
+
+
+def tril(x, k=0):
+    return _band(x, k, True)
+
+
+def triu(x, k=0):
+    return _band(x, k, False)
+
+
+def eye_like(x):
+    """Ones on the diagonal, shaped and typed like the stack ``x``."""
+    s = _shape(x)
+    return convert_element_type(eq(iota(s, len(s) - 2, np.int32), iota(s, len(s) - 1, np.int32)),
+                                aval_of(x).dtype)
+
+
+def diag_part(x):
+    """``x[..., i, i]`` (a masked row sum: the stacks here are small next to their factorizations)."""
+    return reduce_sum(mul(x, eye_like(x)), (len(_shape(x)) - 1,), False)
+
+
+def _rows(v, like):
+    """``v[..., None, :]`` broadcast to ``like``'s shape."""
+    s = _shape(like)
+    return broadcast_to(reshape(v, _shape(v)[:-1] + (1, _shape(v)[-1])), s)
+
+
+def _cols(v, like):
+    """``v[..., :, None]`` broadcast to ``like``'s shape."""
+    s = _shape(like)
+    return broadcast_to(reshape(v, _shape(v) + (1,)), s)
+
+
+def permute_rows(x, perm):
+    """``x[..., perm[...], :]`` for a stack ``x`` and a stack of row
+    permutations ``perm``: one gather of rows of the flattened stack."""
+    s = _shape(x)
+    n, batch = s[-2], int(np.prod(s[:-2], dtype=np.int64))
+    offsets = iota((batch, n), 0, np.int32)
+    idx = add(reshape(perm, (batch, n)), mul(offsets, np.int32(n)))
+    rows = take(reshape(x, (batch * n, s[-1])), reshape(idx, (batch * n,)), 0)
+    return reshape(rows, s)

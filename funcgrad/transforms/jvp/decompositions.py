@@ -34,88 +34,18 @@ import numpy as np
 
 from ...core.trace import aval_of
 from ...errors import UnsupportedError
-from ...primitives import (add, broadcast_to, convert_element_type, div, eq, iota, le, matmul, mul,
-                           reduce_sum, reshape, select, sub, take)
+from ...primitives import add, broadcast_to, div, eq, matmul, mul, select, sub
 from ...primitives.decompositions import (cholesky_p, eigh_p, lu_p, qr_p, svd_p, triangular_solve,
                                           triangular_solve_p)
+from ...primitives.decompositions import (_cols, _rows, _shape, diag_part, eye_like, mT,  # noqa: F401
+                                          permute_rows, tril, triu)
 from . import instantiate, jvp_rules
 
-__all__ = ["TANGENT_MAPS", "mT", "tril", "triu", "eye_like", "diag_part", "permute_rows"]
-
-
-# ----------------------------------------------------------------------------- matrix helpers (primitives)
-
-def _shape(x):
-    return tuple(aval_of(x).shape)
-
-
-def mT(x):
-    """The transpose of the last two axes."""
-    from ...primitives import transpose
-
-    nd = len(_shape(x))
-    return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
-
-
-def _band(x, k, lower):
-    s = _shape(x)
-    rows = iota(s, len(s) - 2, np.int32)
-    cols = iota(s, len(s) - 1, np.int32)
-    d = sub(cols, rows)                                   # j - i
-    keep = le(d, np.int32(k)) if lower else le(np.int32(k), d)
-    return select(keep, x, broadcast_to(np.zeros((), aval_of(x).dtype), s))
-
-
-def tril(x, k=0):
-    return _band(x, k, True)
-
-
-def triu(x, k=0):
-    return _band(x, k, False)
-
-
-def eye_like(x):
-    """Ones on the diagonal, shaped and typed like the stack ``x``."""
-    s = _shape(x)
-    return convert_element_type(eq(iota(s, len(s) - 2, np.int32), iota(s, len(s) - 1, np.int32)),
-                                aval_of(x).dtype)
-
-
-def diag_part(x):
-    """``x[..., i, i]`` (a masked row sum: the stacks here are small next to their factorizations)."""
-    return reduce_sum(mul(x, eye_like(x)), (len(_shape(x)) - 1,), False)
-
-
-def _diag_embed(v, like):
-    s = _shape(like)
-    return mul(broadcast_to(reshape(v, s[:-2] + (1, s[-1])), s), eye_like(like))
-
-
-def _rows(v, like):
-    """``v[..., None, :]`` broadcast to ``like``'s shape."""
-    s = _shape(like)
-    return broadcast_to(reshape(v, _shape(v)[:-1] + (1, _shape(v)[-1])), s)
-
-
-def _cols(v, like):
-    """``v[..., :, None]`` broadcast to ``like``'s shape."""
-    s = _shape(like)
-    return broadcast_to(reshape(v, _shape(v) + (1,)), s)
+__all__ = ["TANGENT_MAPS"]
 
 
 def _sym(da):
     return add(tril(da), mT(tril(da, -1)))
-
-
-def permute_rows(x, perm):
-    """``x[..., perm[...], :]`` for a stack ``x`` and a stack of row
-    permutations ``perm``: one gather of rows of the flattened stack."""
-    s = _shape(x)
-    n, batch = s[-2], int(np.prod(s[:-2], dtype=np.int64))
-    offsets = iota((batch, n), 0, np.int32)
-    idx = add(reshape(perm, (batch, n)), mul(offsets, np.int32(n)))
-    rows = take(reshape(x, (batch * n, s[-1])), reshape(idx, (batch * n,)), 0)
-    return reshape(rows, s)
 
 
 def _solve_right(x, r, lower):
