@@ -55,6 +55,10 @@ class Op:
             x = rng.integers(info.min, int(info.max) + 1, s, dtype=dt)
         elif kind == "shift":        # shift amounts, some past the width
             x = rng.integers(0, 40, s)
+        elif kind in ("spd", "matrix"):   # stacks of SPD / well-conditioned square matrices
+            n = s[-1]
+            a = rng.standard_normal(s)
+            x = (a @ np.swapaxes(a, -1, -2) / n if kind == "spd" else a) + n * np.eye(n)
         elif kind == "index":        # indices into an axis of `hi`, some out of range
             lo = -2 if dt.kind == "i" else 0
             x = rng.integers(lo, self.hi + 3, s)
@@ -282,6 +286,20 @@ for lead in ((), (2,)):
             add_case("matmul", {"transpose_a": ta, "transpose_b": tb}, ops, dim_combos(ops, full=True))
 add_case("matmul", {"transpose_a": False, "transpose_b": True},
          [Op((3, 2), np.int64, "ints"), Op((4, 2), np.int64, "ints")])
+
+for name, kind in (("cholesky", "spd"), ("lu", "matrix"), ("eigh", "spd")):
+    for s in ((3, 3), (2, 3, 3), (1, 1)):
+        add_case(name, {}, [F(*s, kind=kind)])
+for s in ((4, 3), (3, 4), (2, 3, 3)):
+    for full, uv in ((False, True), (True, True), (False, False)):
+        add_case("svd", {"full_matrices": full, "compute_uv": uv}, [F(*s)])
+    add_case("qr", {"full_matrices": False}, [F(*s)])
+    add_case("qr", {"full_matrices": True}, [F(*s)])
+for lower, trans, unit in itertools.product((False, True), repeat=3):
+    add_case("triangular_solve", {"lower": lower, "transpose_a": trans, "unit_diagonal": unit},
+             [F(3, 3, kind="matrix"), F(3, 2)])
+add_case("triangular_solve", {"lower": True, "transpose_a": False, "unit_diagonal": False},
+         [F(2, 3, 3, kind="matrix"), F(2, 3, 1)])
 
 for xs, axis, ishape, idt in (((4, 5), 0, (), np.int64), ((4, 5), 0, (3,), np.int64), ((4, 5), 1, (2, 3), np.int64),
                               ((4, 5), 1, (3,), np.int32), ((4, 5), 0, (3,), np.uint8), ((4,), 0, (2,), np.int64),
