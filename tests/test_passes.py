@@ -439,14 +439,16 @@ def test_pipeline_records_every_stage():
     pipe = Pipeline(default_pipeline.passes, verify=True)
     record = pipe.run(program, record=True)
     assert_unchanged(program, snap)
-    assert [n for n, _ in record] == ["traced", "simplify", "cse", "accumulate", "hoist_transposes", "dce", "schedule"]
-    assert record.input is program and record["cse"] is record[2]
+    assert [n for n, _ in record] == ["traced", "inline_custom", "simplify", "cse", "accumulate", "hoist_transposes",
+                                     "dce",
+                                     "schedule"]
+    assert record.input is program and record["cse"] is record[3]
     assert str(record.output) == str(pipe.run(program))
     counts = dict(record.counts())
     assert counts["dce"] < counts["traced"]
     text = str(record)
     assert "after simplify" in text and "after dce" in text and "as traced" in text
-    assert repr(default_pipeline) == "Pipeline(simplify -> cse -> accumulate -> hoist_transposes -> dce -> schedule)"
+    assert repr(default_pipeline) == "Pipeline(inline_custom -> simplify -> cse -> accumulate -> hoist_transposes -> dce -> schedule)"
     assert_same_values(eval_program(record.output, args), eval_program(program, args))
 
 

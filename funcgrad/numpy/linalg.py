@@ -582,7 +582,8 @@ def vecdot(x1, x2, /, *, axis=-1):
 
 def _unsupported(name, why):
     def f(*args, **kwargs):
-        raise UnsupportedError(f"numpy.linalg.{name} is not supported by funcgrad: {why}")
+        on = ", ".join(str(aval_of(a)) for a in args if isinstance(a, (Tracer, np.ndarray)))
+        raise UnsupportedError(f"numpy.linalg.{name} is not supported by funcgrad (called on {on}): {why}")
     f.__name__ = name
     return f
 

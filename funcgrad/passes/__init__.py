@@ -8,6 +8,8 @@ on its own, keeping the body's inputs and outputs (its signature) as they
 are, except where a pass changes the equation holding it to match (``dce``
 drops a loop's unused outputs, ``hoist_transposes`` adds a constant).
 
+- :func:`inline_custom_calls`: the calls of custom derivatives become their
+  equations (``inline.py``; ``checkpoint`` calls stay until after the pipeline)
 - :func:`simplify`: canonicalization, algebraic simplification, constant folding
 - :func:`cse`: common-subexpression elimination
 - :func:`accumulate`: cotangent accumulation (sums of ``pad``s and scatters
@@ -28,8 +30,8 @@ IR after the passes (``.ir``), before them (``.ir_before_passes``) and after
 every pass (``.as_text(passes=True)``).
 
 After the pipeline, the backends run :func:`inline_calls` (``inline.py``):
-each call equation (``custom_jvp_call``, ``custom_vjp_call``, ``checkpoint``)
-is replaced by its program's equations. The pipeline optimizes each call
+each call equation left (``checkpoint``, and all of them when the pipeline is
+off) is replaced by its program's equations. The pipeline optimizes each call
 body on its own, as it does loop bodies; inlining after it keeps
 ``checkpoint``'s recomputation from being merged back by CSE.
 
@@ -52,7 +54,7 @@ from ..core.ir import Program
 from .accumulate import accumulate
 from .cse import cse
 from .dce import dce
-from .inline import inline_calls
+from .inline import inline_calls, inline_custom_calls
 from .layout import hoist_transposes
 from .fusion import Accumulator, FusionGroup, FusionPlan, plan_fusion
 from .pipeline import PassTrace, Pipeline, count_eqns
@@ -60,13 +62,14 @@ from .schedule import schedule
 from .simplify import simplify
 from .verify import IRError, verify
 
-__all__ = ["Pipeline", "PassTrace", "simplify", "cse", "accumulate", "hoist_transposes", "dce", "schedule", "verify", "IRError", "count_eqns",
+__all__ = ["Pipeline", "PassTrace", "inline_custom_calls", "simplify", "cse", "accumulate", "hoist_transposes", "dce", "schedule", "verify", "IRError", "count_eqns",
            "default_pipeline", "enabled", "optimize", "inline_calls", "plan_fusion", "FusionPlan", "FusionGroup", "Accumulator"]
 
 # accumulate after cse: cse would merge the zero buffers it starts (one array
 # each, updated in place) into one that every chain then has to copy
-default_pipeline = Pipeline([("simplify", simplify), ("cse", cse), ("accumulate", accumulate),
-                             ("hoist_transposes", hoist_transposes), ("dce", dce), ("schedule", schedule)])
+default_pipeline = Pipeline([("inline_custom", inline_custom_calls), ("simplify", simplify), ("cse", cse),
+                             ("accumulate", accumulate), ("hoist_transposes", hoist_transposes), ("dce", dce),
+                             ("schedule", schedule)])
 
 
 def enabled() -> bool:

@@ -476,6 +476,29 @@ if HAVE_POOL:
         _mutex_unlock(mutex)
 
     @njit(cache=True)
+    def lapack_enter():
+        """Before a LAPACK call: hold OpenBLAS at one thread where funcgrad's
+        setting runs products on its own pool (the cores are busy, or a fixed
+        thread count), as for one single-threaded product; returns whether it did."""
+        S = carray(_pool_state(), (64,))
+        if S[THREADS] == 0 or S[AUTO_OPENBLAS] != 0:
+            return False
+        mutex = S.ctypes.data + MUTEX_OFF
+        _mutex_lock(mutex)
+        _enter(S)
+        _mutex_unlock(mutex)
+        return True
+
+    @njit(cache=True)
+    def lapack_leave(entered):
+        if entered:
+            S = carray(_pool_state(), (64,))
+            mutex = S.ctypes.data + MUTEX_OFF
+            _mutex_lock(mutex)
+            _leave(S)
+            _mutex_unlock(mutex)
+
+    @njit(cache=True)
     def probe_threads():
         """(OpenBLAS's thread count seen inside a funcgrad BLAS call, funcgrad's thread setting, live pool
         threads); for tests."""
@@ -533,7 +556,16 @@ if HAVE_POOL:
             return
         _gemm(1, ta, tb, a, b, c)
 
-elif HAVE_BLAS:  # pragma: no cover - no POSIX threads (Windows): OpenBLAS's own threading
+else:  # pragma: no cover - no pool: OpenBLAS's own threads for LAPACK too
+    @njit(cache=True)
+    def lapack_enter():
+        return False
+
+    @njit(cache=True)
+    def lapack_leave(entered):
+        pass
+
+if not HAVE_POOL and HAVE_BLAS:  # pragma: no cover - no POSIX threads (Windows): OpenBLAS's own threading
     @njit(cache=True)
     def gemm_f32(ta, tb, a, b, c):
         """c = op(a) @ op(b) for 2-D C-contiguous float32 arrays."""

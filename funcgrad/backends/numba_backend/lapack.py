@@ -6,7 +6,14 @@ and CBLAS functions of the OpenBLAS that NumPy's wheels ship (see
 so the compiled backends and the interpreter agree to rounding.
 
 LAPACKE's row-major interface takes C-ordered matrices (it transposes into
-and out of LAPACK's column-major layout, O(n^2) next to the O(n^3) work).
+and out of LAPACK's column-major layout, O(n^2) next to the O(n^3) work);
+``getrf``, the one on the hot path of ``solve`` and ``slogdet``, gets its
+column-major copy from a blocked transpose here instead (LAPACKE's element
+by element one cost a quarter of a 512 x 512 factorization). While
+funcgrad's BLAS setting runs products on its own pool (busy cores, or a
+fixed thread count: see :mod:`.blas`), each LAPACK call holds OpenBLAS at
+one thread: OpenBLAS's spinning threads on busy cores made a 512 x 512
+Cholesky factorization 50 times slower.
 As in :mod:`.blas`, the functions are registered with LLVM under funcgrad's
 own symbol names and declared as Numba external functions (pointers passed
 as 64-bit integers), so code that calls them is cached on disk.
@@ -24,12 +31,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, types
 
-from .blas import _declare_fn, openblas_symbol
+from .blas import _declare_fn, lapack_enter, lapack_leave, openblas_symbol
 
 __all__ = ["HAVE_LAPACK", "lapack_cholesky", "lapack_triangular_solve", "lapack_lu", "lapack_eigh", "lapack_svd",
            "lapack_qr"]
 
-ROW_MAJOR = 101
+ROW_MAJOR, COL_MAJOR = 101, 102
 LEFT, UPPER, LOWER, NO_TRANS, TRANS, NON_UNIT, UNIT = 141, 121, 122, 111, 112, 131, 132
 CH_L, CH_V, CH_N, CH_S, CH_A = 76, 86, 78, 83, 65      # 'L' 'V' 'N' 'S' 'A'
 
@@ -82,10 +89,12 @@ if HAVE_LAPACK:
             o[:, :] = a[q]
             if n == 0:
                 continue
+            held = lapack_enter()
             if o.itemsize == 4:
                 info = _spotrf(ROW_MAJOR, CH_L, n, o.ctypes.data, n)
             else:
                 info = _dpotrf(ROW_MAJOR, CH_L, n, o.ctypes.data, n)
+            lapack_leave(held)
             if info != 0:
                 o[:, :] = np.nan
                 continue
@@ -105,11 +114,23 @@ if HAVE_LAPACK:
             o[:, :] = b[q]
             if n == 0 or k == 0:
                 continue
+            held = lapack_enter()
             if o.itemsize == 4:
                 _strsm(ROW_MAJOR, LEFT, uplo, trans, diag, n, k, np.float32(1.0), a[q].ctypes.data, n,
                        o.ctypes.data, k)
             else:
                 _dtrsm(ROW_MAJOR, LEFT, uplo, trans, diag, n, k, 1.0, a[q].ctypes.data, n, o.ctypes.data, k)
+            lapack_leave(held)
+
+    @njit(cache=True)
+    def _transpose_into(src, dst):
+        """``dst = src.T`` for square C-ordered matrices, in 32 x 32 tiles."""
+        n = src.shape[0]
+        for i0 in range(0, n, 32):
+            for j0 in range(0, n, 32):
+                for i in range(i0, min(i0 + 32, n)):
+                    for j in range(j0, min(j0 + 32, n)):
+                        dst[j, i] = src[i, j]
 
     @njit(cache=True)
     def lapack_lu(a, out, pivots, perm):
@@ -117,21 +138,25 @@ if HAVE_LAPACK:
         interchanges, ``perm[q]`` the permutation they compose to."""
         n = a.shape[1]
         ipiv = np.empty(max(n, 1), np.int64)
+        work = np.empty((n, n), a.dtype)       # column-major: the transpose of a C-ordered matrix
         for q in range(a.shape[0]):
             o = out[q]
-            o[:, :] = a[q]
             for i in range(n):
                 perm[q, i] = i
                 pivots[q, i] = i
             if n == 0:
                 continue
-            if o.itemsize == 4:
-                info = _sgetrf(ROW_MAJOR, n, n, o.ctypes.data, n, ipiv.ctypes.data)
+            _transpose_into(a[q], work)
+            held = lapack_enter()
+            if work.itemsize == 4:
+                info = _sgetrf(COL_MAJOR, n, n, work.ctypes.data, n, ipiv.ctypes.data)
             else:
-                info = _dgetrf(ROW_MAJOR, n, n, o.ctypes.data, n, ipiv.ctypes.data)
+                info = _dgetrf(COL_MAJOR, n, n, work.ctypes.data, n, ipiv.ctypes.data)
+            lapack_leave(held)
             if info < 0:                  # NaN entries (LAPACKE's check): no factorization
                 o[:, :] = np.nan
                 continue
+            _transpose_into(work, o)
             for i in range(n):            # info > 0 is an exact zero pivot: U is singular, still valid
                 p = ipiv[i] - 1
                 pivots[q, i] = p
@@ -150,10 +175,12 @@ if HAVE_LAPACK:
             o[:, :] = a[q]
             if n == 0:
                 continue
+            held = lapack_enter()
             if o.itemsize == 4:
                 info = _ssyevd(ROW_MAJOR, CH_V, CH_L, n, o.ctypes.data, n, w[q].ctypes.data)
             else:
                 info = _dsyevd(ROW_MAJOR, CH_V, CH_L, n, o.ctypes.data, n, w[q].ctypes.data)
+            lapack_leave(held)
             if info != 0:
                 o[:, :] = np.nan
                 w[q, :] = np.nan
@@ -181,10 +208,12 @@ if HAVE_LAPACK:
                 up, ldu, vp, ldvt = u[q].ctypes.data, u.shape[2], vt[q].ctypes.data, n
             else:
                 up, ldu, vp, ldvt = work.ctypes.data, 1, work.ctypes.data, 1
+            held = lapack_enter()
             if work.itemsize == 4:
                 info = _sgesdd(ROW_MAJOR, jobz, m, n, work.ctypes.data, n, s[q].ctypes.data, up, ldu, vp, ldvt)
             else:
                 info = _dgesdd(ROW_MAJOR, jobz, m, n, work.ctypes.data, n, s[q].ctypes.data, up, ldu, vp, ldvt)
+            lapack_leave(held)
             if info != 0:
                 s[q, :] = np.nan
                 if compute_uv:
@@ -211,11 +240,13 @@ if HAVE_LAPACK:
                     o[i, i] = 1
                 continue
             work[:, :] = a[q]
+            held = lapack_enter()
             if work.itemsize == 4:
                 info = _sgeqrf(ROW_MAJOR, m, n, work.ctypes.data, n, tau.ctypes.data)
             else:
                 info = _dgeqrf(ROW_MAJOR, m, n, work.ctypes.data, n, tau.ctypes.data)
             if info != 0:
+                lapack_leave(held)
                 o[:, :] = np.nan
                 r[q, :, :] = np.nan
                 continue
@@ -229,6 +260,7 @@ if HAVE_LAPACK:
                 _sorgqr(ROW_MAJOR, m, cols, k, o.ctypes.data, cols, tau.ctypes.data)
             else:
                 _dorgqr(ROW_MAJOR, m, cols, k, o.ctypes.data, cols, tau.ctypes.data)
+            lapack_leave(held)
 
 else:   # pragma: no cover - the backends leave these primitives to the interpreter; the vm machine still
     #     names the helpers, which then refuse to run
