@@ -44,7 +44,6 @@ from ..errors import DtypeError, ShapeError
 from ._common import describe
 from .elementwise import add, convert_element_type, eq, le, mul, select, sub
 from .indexing import take
-from .reduction import reduce_sum
 from .shape import broadcast_to, iota, reshape, transpose
 
 __all__ = ["cholesky", "triangular_solve", "lu", "eigh", "svd", "qr", "cholesky_p", "triangular_solve_p",
@@ -317,8 +316,11 @@ def eye_like(x):
 
 
 def diag_part(x):
-    """``x[..., i, i]`` (a masked row sum: the stacks here are small next to their factorizations)."""
-    return reduce_sum(mul(x, eye_like(x)), (len(_shape(x)) - 1,), False)
+    """``x[..., i, i]``: a gather of every (n+1)-th element of each flattened matrix."""
+    s = _shape(x)
+    n = s[-1]
+    flat = reshape(x, s[:-2] + (s[-2] * n,))
+    return take(flat, np.arange(n, dtype=np.int64) * (n + 1), len(s) - 2)
 
 
 def _rows(v, like):
