@@ -85,6 +85,19 @@ def _lu_solve(lu, perm, b, trans=False):
     return D.permute_rows(z, inv)
 
 
+def _result(name, fields):
+    """A tuple whose items also have NumPy's result names (``slogdet(a).logabsdet``)."""
+    props = {f: property(lambda self, i=i: self[i]) for i, f in enumerate(fields)}
+    return type(name, (tuple,), {"__new__": lambda cls, *items: tuple.__new__(cls, items), **props,
+                                 "__doc__": f"``({', '.join(fields)})``, also by name, as NumPy's result."})
+
+
+SlogdetResult = _result("SlogdetResult", ("sign", "logabsdet"))
+EighResult = _result("EighResult", ("eigenvalues", "eigenvectors"))
+SVDResult = _result("SVDResult", ("U", "S", "Vh"))
+QRResult = _result("QRResult", ("Q", "R"))
+
+
 # ----------------------------------------------------------------------------- solve, inv, det
 
 @custom_jvp
@@ -137,31 +150,24 @@ def _trace_solve(lu, perm, da):
     return _shapes.trace(_lu_solve(lu, perm, da), 0, -2, -1)
 
 
-@custom_jvp
-def _slogdet(a):
-    lu, piv, _ = D.lu(a)
+def _lu_slogdet(a):
+    """``(lu, perm, sign, logabsdet)`` of ``a`` from one LU factorization."""
+    lu, piv, perm = D.lu(a)
     d = D.diag_part(lu)
     sign = C.prod(C.sign(d), axis=-1) * _parity(piv).astype(C._dtype(a))
-    return sign, C.sum(C.log(C.abs(d)), axis=-1)
+    return lu, perm, sign, C.sum(C.log(C.abs(d)), axis=-1)
+
+
+@custom_jvp
+def _slogdet(a):
+    return _lu_slogdet(a)[2:]
 
 
 @_slogdet.defjvp
 def _slogdet_jvp(primals, tangents):
     (a,), (da,) = primals, tangents
-    lu, piv, perm = D.lu(a)
-    d = D.diag_part(lu)
-    sign = C.prod(C.sign(d), axis=-1) * _parity(piv).astype(C._dtype(a))
-    return (sign, C.sum(C.log(C.abs(d)), axis=-1)), (C.zeros_like(sign), _trace_solve(lu, perm, da))
-
-
-class SlogdetResult(tuple):
-    """``(sign, logabsdet)``, also by name, as NumPy's result."""
-
-    def __new__(cls, sign, logabsdet):
-        return super().__new__(cls, (sign, logabsdet))
-
-    sign = property(lambda self: self[0])
-    logabsdet = property(lambda self: self[1])
+    lu, perm, sign, logdet = _lu_slogdet(a)
+    return (sign, logdet), (C.zeros_like(sign), _trace_solve(lu, perm, da))
 
 
 def slogdet(a):
@@ -170,17 +176,20 @@ def slogdet(a):
     return SlogdetResult(*_slogdet(a))
 
 
+def _lu_det(a):
+    lu, piv, perm = D.lu(a)
+    return lu, perm, C.prod(D.diag_part(lu), axis=-1) * _parity(piv).astype(C._dtype(a))
+
+
 @custom_jvp
 def _det(a):
-    lu, piv, _ = D.lu(a)
-    return C.prod(D.diag_part(lu), axis=-1) * _parity(piv).astype(C._dtype(a))
+    return _lu_det(a)[2]
 
 
 @_det.defjvp
 def _det_jvp(primals, tangents):
     (a,), (da,) = primals, tangents
-    lu, piv, perm = D.lu(a)
-    det_ = C.prod(D.diag_part(lu), axis=-1) * _parity(piv).astype(C._dtype(a))
+    lu, perm, det_ = _lu_det(a)
     return det_, det_ * _trace_solve(lu, perm, da)
 
 
@@ -205,14 +214,6 @@ def _uplo(name, a, UPLO):
     return a if UPLO == "L" else D.mT(a)      # the upper triangle of a is the lower one of a^T
 
 
-class EighResult(tuple):
-    def __new__(cls, eigenvalues, eigenvectors):
-        return super().__new__(cls, (eigenvalues, eigenvectors))
-
-    eigenvalues = property(lambda self: self[0])
-    eigenvectors = property(lambda self: self[1])
-
-
 def eigh(a, UPLO="L"):
     """``np.linalg.eigh``: eigenvalues ascending and eigenvectors (columns)."""
     return EighResult(*D.eigh(_uplo("eigh", a, UPLO)))
@@ -221,15 +222,6 @@ def eigh(a, UPLO="L"):
 def eigvalsh(a, UPLO="L"):
     """``np.linalg.eigvalsh``."""
     return D.eigh(_uplo("eigvalsh", a, UPLO))[0]
-
-
-class SVDResult(tuple):
-    def __new__(cls, U, S, Vh):
-        return super().__new__(cls, (U, S, Vh))
-
-    U = property(lambda self: self[0])
-    S = property(lambda self: self[1])
-    Vh = property(lambda self: self[2])
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
@@ -244,14 +236,6 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
 def svdvals(x):
     """``np.linalg.svdvals``: the singular values, descending."""
     return D.svd(_float("svdvals", x), compute_uv=False)
-
-
-class QRResult(tuple):
-    def __new__(cls, Q, R):
-        return super().__new__(cls, (Q, R))
-
-    Q = property(lambda self: self[0])
-    R = property(lambda self: self[1])
 
 
 def qr(a, mode="reduced"):

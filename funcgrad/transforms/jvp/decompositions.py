@@ -34,7 +34,7 @@ import numpy as np
 
 from ...core.trace import aval_of
 from ...errors import UnsupportedError
-from ...primitives import add, broadcast_to, div, eq, matmul, mul, select, sub
+from ...primitives import add, broadcast_to, div, eq, matmul, mul, neg, select, sub
 from ...primitives.decompositions import (cholesky_p, eigh_p, lu_p, qr_p, svd_p, triangular_solve,
                                           triangular_solve_p)
 from ...primitives.decompositions import (_cols, _rows, _shape, diag_part, eye_like, mT,  # noqa: F401
@@ -65,18 +65,16 @@ def _cholesky_tangent(operands, outs, tangents):
 
 def _triangular_solve_tangent(operands, outs, tangents, *, lower, transpose_a, unit_diagonal):
     (a, _), (x,), (da, db) = operands, outs, tangents
-    flags = dict(lower=lower, transpose_a=transpose_a, unit_diagonal=unit_diagonal)
-    rhs = db
+    rhs = db                                              # dB - op(dA) X, either term a symbolic zero
     if da is not None:
         dm = tril(da) if lower else triu(da)
         if unit_diagonal:
             dm = sub(dm, mul(dm, eye_like(dm)))
         term = matmul(dm, x, transpose_a=transpose_a)
-        rhs = term if rhs is None else sub(rhs, term)
-        if db is None:
-            from ...primitives import neg
-            rhs = neg(rhs)
-    return [triangular_solve(a, rhs, **flags) if rhs is not None else None]
+        rhs = neg(term) if db is None else sub(db, term)
+    if rhs is None:
+        return [None]
+    return [triangular_solve(a, rhs, lower=lower, transpose_a=transpose_a, unit_diagonal=unit_diagonal)]
 
 
 def _lu_tangent(operands, outs, tangents):
