@@ -14,9 +14,10 @@ Parts (``--part``, default all):
    ``K = s2 exp(-0.5 sqdist / l^2) + n2 I``, ``L = cholesky(K)``,
    ``alpha = L^-T L^-1 y`` (two ``solve_triangular``),
    ``nll = 0.5 y.alpha + sum(log diag L) + 0.5 N log(2 pi)``;
-   ``jit(value_and_grad(nll))`` per call, and its first call (trace +
-   compile + run) in a fresh process per library (funcgrad with an empty
-   ``FUNCGRAD_CACHE_DIR``), best of ``--first-repeats`` processes.
+   ``jit(value_and_grad(nll))`` per call; and in a fresh process per
+   library (funcgrad with an empty ``FUNCGRAD_CACHE_DIR``, in ``sync`` mode
+   and in the default ``async`` mode) the first call (trace + compile + run)
+   and the first 300 calls end to end, best of ``--first-repeats`` processes.
 
 Every steady-state figure is a median over many calls (round-robin between
 funcgrad and JAX, so that the shared machine's load hits both alike), with the
@@ -200,25 +201,39 @@ def _gp_fns(lib):
     return jax.jit(jax.value_and_grad(_gp_nll(jnp, jsl, x, y))), jnp.asarray(theta)
 
 
+GP_CALLS = 300     # calls each fresh process makes: the first, then GP_CALLS - 1 more
+
+
 def first_call_child(lib):
-    """In a fresh process: the first call of the GP's value_and_grad."""
+    """In a fresh process: the first call of the GP's value_and_grad, then
+    ``GP_CALLS - 1`` more (end to end: trace, compile, every call)."""
     fn, theta = _gp_fns(lib)
-    t, out = _first_call(fn, theta)
-    t2 = time.perf_counter()
-    _block(fn(theta))
-    second = time.perf_counter() - t2
+    t0 = time.perf_counter()
+    out = _block(fn(theta))
+    first = time.perf_counter() - t0
+    for _ in range(GP_CALLS - 1):
+        _block(fn(theta))
+    total = time.perf_counter() - t0
     v, g = out
-    print(json.dumps({"first": t, "second": second, "value": float(v), "grad": [float(u) for u in np.asarray(g)]}))
+    print(json.dumps({"first": first, "total": total, "value": float(v), "grad": [float(u) for u in np.asarray(g)]}))
 
 
-def _run_child(lib):
+def _run_child(lib, mode="sync"):
+    """``lib`` in a fresh process (funcgrad: an empty cache, ``mode`` its
+    FUNCGRAD_COMPILE; in async mode FUNCGRAD_VM=0, so that the vm machine's
+    one-time build in a background process, which a cold cache starts, does
+    not run on beside the measurements: the interpreter serves the calls
+    before the compiled code is ready either way)."""
     env = dict(os.environ)
+    env["FUNCGRAD_COMPILE"] = mode
+    if mode == "async":
+        env["FUNCGRAD_VM"] = "0"
     with tempfile.TemporaryDirectory(prefix="fg_bench_linalg_") as d:
         env["FUNCGRAD_CACHE_DIR"] = d
         out = subprocess.run([sys.executable, os.path.abspath(__file__), "--first-call", lib],
-                             env=env, capture_output=True, text=True, timeout=300)
+                             env=env, capture_output=True, text=True, timeout=600)
     if out.returncode:
-        raise RuntimeError(f"first-call child ({lib}) failed:\n{out.stderr[-3000:]}")
+        raise RuntimeError(f"first-call child ({lib}, {mode}) failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -235,23 +250,25 @@ def part_gp(repeats, first_repeats):
     print("| --- | ---: | ---: | ---: |")
     m = medians({"ours": lambda: ours(theta), "jax": lambda: _block(theirs(jtheta))}, repeats, min_time=0.02)
     _row("steady state, per call", m["ours"], m["jax"])
-    firsts = {"funcgrad": [], "jax": []}
+    runs = {"funcgrad sync": [], "funcgrad async": [], "jax": []}
     for _ in range(first_repeats):
-        for lib in ("funcgrad", "jax"):      # alternate, so load hits both alike
-            res = _run_child(lib)
+        for name in runs:                    # alternate, so load hits all alike
+            lib, _, mode = name.partition(" ")
+            res = _run_child(lib, mode or "sync")
             np.testing.assert_allclose(res["value"], float(r[0]), rtol=1e-8)
             np.testing.assert_allclose(res["grad"], np.asarray(r[1]), rtol=1e-7, atol=1e-9)
-            firsts[lib].append(res)
-    fo = min(x["first"] for x in firsts["funcgrad"])
-    fj = min(x["first"] for x in firsts["jax"])
-    print(f"| first call, fresh process (funcgrad: empty cache), best of {first_repeats} "
-          f"| {fo:.2f} s | {fj:.2f} s | {fo / fj:.2f}x |")
-    print(f"| first call + 1,000 steady calls "
-          f"| {fo + 1000 * m['ours']:.2f} s | {fj + 1000 * m['jax']:.2f} s "
-          f"| {(fo + 1000 * m['ours']) / (fj + 1000 * m['jax']):.2f}x |")
+            runs[name].append(res)
+    best = {name: (min(x["first"] for x in v), min(x["total"] for x in v)) for name, v in runs.items()}
+    fj, tj = best["jax"]
+    for name in ("funcgrad sync", "funcgrad async"):
+        fo, to = best[name]
+        print(f"| first call, fresh process (funcgrad: empty cache, {name.split()[1]}), best of {first_repeats} "
+              f"| {fo:.2f} s | {fj:.2f} s | {fo / fj:.2f}x |")
+        print(f"| first {GP_CALLS} calls end to end, fresh process ({name.split()[1]}) "
+              f"| {to:.2f} s | {tj:.2f} s | {to / tj:.2f}x |")
     print(f"(first call in this process, cache as set: funcgrad {t_ours:.2f} s, JAX {t_jax:.2f} s; "
-          f"all first calls funcgrad {[round(x['first'], 2) for x in firsts['funcgrad']]}, "
-          f"JAX {[round(x['first'], 2) for x in firsts['jax']]}) — {load_average()}", flush=True)
+          + "; ".join(f"{name} first calls {[round(x['first'], 2) for x in v]}" for name, v in runs.items())
+          + f") — {load_average()}", flush=True)
 
 
 def main():
@@ -264,6 +281,7 @@ def main():
     if jax is None:
         sys.exit("JAX is not installed: these benchmarks are ratios against JAX")
     if args.first_call:
+        fg.config.compile_mode = os.environ.get("FUNCGRAD_COMPILE", "sync")   # as _run_child set it
         first_call_child(args.first_call)
         return
     print(f"funcgrad {fg.__version__}, JAX {jax.__version__}, cache {os.environ.get('FUNCGRAD_CACHE_DIR', 'default')}, "

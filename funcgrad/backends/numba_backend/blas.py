@@ -194,6 +194,7 @@ def _typed_ptr(numba_type):
 
 _f32_ptr = _typed_ptr(types.float32)
 _f64_ptr = _typed_ptr(types.float64)
+_i64_ptr = _typed_ptr(types.int64)
 
 
 def _threads_setting(value):

@@ -28,10 +28,13 @@ the interpreter.
 """
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, types
+import threading
 
-from .blas import _declare_fn, lapack_enter, lapack_leave, openblas_symbol
+import llvmlite.binding as llvm
+import numpy as np
+from numba import carray, cfunc, njit, types
+
+from .blas import _declare_fn, _f32_ptr, _f64_ptr, _i64_ptr, lapack_enter, lapack_leave, openblas_symbol
 
 __all__ = ["HAVE_LAPACK", "lapack_cholesky", "lapack_triangular_solve", "lapack_lu", "lapack_eigh", "lapack_svd",
            "lapack_qr"]
@@ -80,8 +83,8 @@ if HAVE_LAPACK:
     _sorgqr, _dorgqr = _fns["sorgqr"], _fns["dorgqr"]
     _strsm, _dtrsm = _fns["strsm"], _fns["dtrsm"]
 
-    @njit(cache=True)
-    def lapack_cholesky(a, out):
+    @njit
+    def _cholesky_kernel(a, out):
         """``out[q]`` = the lower Cholesky factor of ``a[q]``'s lower triangle."""
         n = a.shape[1]
         for q in range(a.shape[0]):
@@ -102,8 +105,8 @@ if HAVE_LAPACK:
                 for j in range(i + 1, n):
                     o[i, j] = 0
 
-    @njit(cache=True)
-    def lapack_triangular_solve(a, b, out, lower, transpose_a, unit_diagonal):
+    @njit
+    def _triangular_solve_kernel(a, b, out, lower, transpose_a, unit_diagonal):
         """``out[q] = op(T)^-1 b[q]``, ``T`` the lower/upper triangle of ``a[q]``."""
         n, k = b.shape[1], b.shape[2]
         uplo = LOWER if lower else UPPER
@@ -122,7 +125,7 @@ if HAVE_LAPACK:
                 _dtrsm(ROW_MAJOR, LEFT, uplo, trans, diag, n, k, 1.0, a[q].ctypes.data, n, o.ctypes.data, k)
             lapack_leave(held)
 
-    @njit(cache=True)
+    @njit
     def _transpose_into(src, dst):
         """``dst = src.T`` for square C-ordered matrices, in 8 x 8 tiles (larger
         tiles of a 512-wide matrix fall on the same cache sets: 4x slower)."""
@@ -135,8 +138,8 @@ if HAVE_LAPACK:
                     for j in range(j0, j1):
                         dst[j, i] = src[i, j]
 
-    @njit(cache=True)
-    def lapack_lu(a, out, pivots, perm):
+    @njit
+    def _lu_kernel(a, out, pivots, perm):
         """getrf: ``out[q]`` the packed factors, ``pivots[q]`` the 0-based row
         interchanges, ``perm[q]`` the permutation they compose to."""
         n = a.shape[1]
@@ -168,8 +171,8 @@ if HAVE_LAPACK:
                     perm[q, i] = perm[q, p]
                     perm[q, p] = t
 
-    @njit(cache=True)
-    def lapack_eigh(a, w, v):
+    @njit
+    def _eigh_kernel(a, w, v):
         """syevd on ``a[q]``'s lower triangle: eigenvalues ascending in
         ``w[q]``, eigenvectors as the columns of ``v[q]``."""
         n = a.shape[1]
@@ -188,8 +191,8 @@ if HAVE_LAPACK:
                 o[:, :] = np.nan
                 w[q, :] = np.nan
 
-    @njit(cache=True)
-    def lapack_svd(a, u, s, vt, full_matrices, compute_uv):
+    @njit
+    def _svd_kernel(a, u, s, vt, full_matrices, compute_uv):
         """gesdd: ``a[q] = u[q] diag(s[q]) vt[q]`` (``u``/``vt`` unused
         without ``compute_uv``)."""
         m, n = a.shape[1], a.shape[2]
@@ -223,8 +226,8 @@ if HAVE_LAPACK:
                     u[q, :, :] = np.nan
                     vt[q, :, :] = np.nan
 
-    @njit(cache=True)
-    def lapack_qr(a, qo, r):
+    @njit
+    def _qr_kernel(a, qo, r):
         """geqrf + orgqr: ``a[q] = qo[q] r[q]``; ``qo`` has ``K = min(M, N)``
         or ``M`` columns (``full_matrices``), ``r`` as many rows."""
         m, n = a.shape[1], a.shape[2]
@@ -265,9 +268,161 @@ if HAVE_LAPACK:
                 _dorgqr(ROW_MAJOR, m, cols, k, o.ctypes.data, cols, tau.ctypes.data)
             lapack_leave(held)
 
+    # ------------------------------------------------------------------ C entry points
+    # Each kernel is compiled once, for both float widths, into a C function
+    # (a Numba cfunc, cached on disk like any cache=True function) whose
+    # address is registered with LLVM under a funcgrad symbol. Generated code
+    # calls that symbol through the small wrappers below, so a program that
+    # factors a matrix links a call, not the kernel's code: Numba re-optimizes
+    # every function a program calls together with the program, and linking
+    # the kernels cost 1-2 s of compile time per LAPACK routine a program used.
+    # Arguments: the arrays' addresses, their sizes, 1 for float32.
+    _p32, _p64 = _f32_ptr, _f64_ptr
+
+    def _entry(argc):
+        """Mark a kernel's entry point with its C signature (all 64-bit
+        integers); compiled on first use (see ``__getattr__``)."""
+        def mark(fn):
+            fn.c_signature = types.void(*([_i64] * argc))
+            return fn
+        return mark
+
+    @_entry(5)
+    def _cholesky_entry(a, out, batch, n, f32):
+        if f32:
+            _cholesky_kernel(carray(_p32(a), (batch, n, n)), carray(_p32(out), (batch, n, n)))
+        else:
+            _cholesky_kernel(carray(_p64(a), (batch, n, n)), carray(_p64(out), (batch, n, n)))
+
+    @_entry(8)
+    def _triangular_solve_entry(a, b, out, batch, n, k, flags, f32):
+        lower, trans, unit = (flags & 1) != 0, (flags & 2) != 0, (flags & 4) != 0
+        if f32:
+            _triangular_solve_kernel(carray(_p32(a), (batch, n, n)), carray(_p32(b), (batch, n, k)),
+                                     carray(_p32(out), (batch, n, k)), lower, trans, unit)
+        else:
+            _triangular_solve_kernel(carray(_p64(a), (batch, n, n)), carray(_p64(b), (batch, n, k)),
+                                     carray(_p64(out), (batch, n, k)), lower, trans, unit)
+
+    @_entry(7)
+    def _lu_entry(a, out, pivots, perm, batch, n, f32):
+        piv, per = carray(_i64_ptr(pivots), (batch, n)), carray(_i64_ptr(perm), (batch, n))
+        if f32:
+            _lu_kernel(carray(_p32(a), (batch, n, n)), carray(_p32(out), (batch, n, n)), piv, per)
+        else:
+            _lu_kernel(carray(_p64(a), (batch, n, n)), carray(_p64(out), (batch, n, n)), piv, per)
+
+    @_entry(6)
+    def _eigh_entry(a, w, v, batch, n, f32):
+        if f32:
+            _eigh_kernel(carray(_p32(a), (batch, n, n)), carray(_p32(w), (batch, n)), carray(_p32(v), (batch, n, n)))
+        else:
+            _eigh_kernel(carray(_p64(a), (batch, n, n)), carray(_p64(w), (batch, n)), carray(_p64(v), (batch, n, n)))
+
+    @_entry(11)
+    def _svd_entry(a, u, s, vt, batch, m, n, ucols, vrows, flags, f32):
+        full, uv = (flags & 1) != 0, (flags & 2) != 0
+        ub, vb = (batch, m, ucols) if uv else (1, 1, 1), (batch, vrows, n) if uv else (1, 1, 1)
+        k = min(m, n)
+        if f32:
+            _svd_kernel(carray(_p32(a), (batch, m, n)), carray(_p32(u), ub), carray(_p32(s), (batch, k)),
+                        carray(_p32(vt), vb), full, uv)
+        else:
+            _svd_kernel(carray(_p64(a), (batch, m, n)), carray(_p64(u), ub), carray(_p64(s), (batch, k)),
+                        carray(_p64(vt), vb), full, uv)
+
+    @_entry(8)
+    def _qr_entry(a, q, r, batch, m, n, cols, f32):
+        if f32:
+            _qr_kernel(carray(_p32(a), (batch, m, n)), carray(_p32(q), (batch, m, cols)),
+                       carray(_p32(r), (batch, cols, n)))
+        else:
+            _qr_kernel(carray(_p64(a), (batch, m, n)), carray(_p64(q), (batch, m, cols)),
+                       carray(_p64(r), (batch, cols, n)))
+
+    _ENTRIES = {"cholesky": _cholesky_entry, "triangular_solve": _triangular_solve_entry, "lu": _lu_entry,
+                "eigh": _eigh_entry, "svd": _svd_entry, "qr": _qr_entry}
+    _ext = {name: types.ExternalFunction(f"funcgrad_lapack_{name}", entry.c_signature)
+            for name, entry in _ENTRIES.items()}
+    _x_cholesky, _x_triangular_solve, _x_lu = _ext["cholesky"], _ext["triangular_solve"], _ext["lu"]
+    _x_eigh, _x_svd, _x_qr = _ext["eigh"], _ext["svd"], _ext["qr"]
+
+    # ------------------------------------------------------------------ what generated code calls
+    @njit(cache=True)
+    def _call_cholesky(a, out):
+        """``out[q]`` = the lower Cholesky factor of ``a[q]``'s lower triangle."""
+        _x_cholesky(a.ctypes.data, out.ctypes.data, a.shape[0], a.shape[1], a.itemsize == 4)
+
+    @njit(cache=True)
+    def _call_triangular_solve(a, b, out, lower, transpose_a, unit_diagonal):
+        """``out[q] = op(T)^-1 b[q]``, ``T`` the lower/upper triangle of ``a[q]``."""
+        flags = (1 if lower else 0) + (2 if transpose_a else 0) + (4 if unit_diagonal else 0)
+        _x_triangular_solve(a.ctypes.data, b.ctypes.data, out.ctypes.data, b.shape[0], b.shape[1], b.shape[2],
+                            flags, a.itemsize == 4)
+
+    @njit(cache=True)
+    def _call_lu(a, out, pivots, perm):
+        """getrf: ``out[q]`` the packed factors, ``pivots[q]`` the 0-based row
+        interchanges, ``perm[q]`` the permutation they compose to (int32 or int64)."""
+        if pivots.itemsize == 8:
+            _x_lu(a.ctypes.data, out.ctypes.data, pivots.ctypes.data, perm.ctypes.data, a.shape[0], a.shape[1],
+                  a.itemsize == 4)
+        else:
+            piv, per = np.empty(pivots.shape, np.int64), np.empty(perm.shape, np.int64)
+            _x_lu(a.ctypes.data, out.ctypes.data, piv.ctypes.data, per.ctypes.data, a.shape[0], a.shape[1],
+                  a.itemsize == 4)
+            pivots[:, :] = piv
+            perm[:, :] = per
+
+    @njit(cache=True)
+    def _call_eigh(a, w, v):
+        """syevd on ``a[q]``'s lower triangle: eigenvalues ascending in
+        ``w[q]``, eigenvectors as the columns of ``v[q]``."""
+        _x_eigh(a.ctypes.data, w.ctypes.data, v.ctypes.data, a.shape[0], a.shape[1], a.itemsize == 4)
+
+    @njit(cache=True)
+    def _call_svd(a, u, s, vt, full_matrices, compute_uv):
+        """gesdd: ``a[q] = u[q] diag(s[q]) vt[q]`` (``u``/``vt`` unused
+        without ``compute_uv``)."""
+        flags = (1 if full_matrices else 0) + (2 if compute_uv else 0)
+        _x_svd(a.ctypes.data, u.ctypes.data, s.ctypes.data, vt.ctypes.data, a.shape[0], a.shape[1], a.shape[2],
+               u.shape[2], vt.shape[1], flags, a.itemsize == 4)
+
+    @njit(cache=True)
+    def _call_qr(a, qo, r):
+        """geqrf + orgqr: ``a[q] = qo[q] r[q]``; ``qo`` has ``K = min(M, N)``
+        or ``M`` columns (``full_matrices``), ``r`` as many rows."""
+        _x_qr(a.ctypes.data, qo.ctypes.data, r.ctypes.data, a.shape[0], a.shape[1], a.shape[2], qo.shape[2],
+              a.itemsize == 4)
+
+    _CALLS = {"cholesky": _call_cholesky, "triangular_solve": _call_triangular_solve, "lu": _call_lu,
+              "eigh": _call_eigh, "svd": _call_svd, "qr": _call_qr}
+
 else:   # pragma: no cover - the backends leave these primitives to the interpreter; the vm machine still
     #     names the helpers, which then refuse to run
     def _missing(*args):
         raise RuntimeError("funcgrad: NumPy's OpenBLAS has no LAPACKE; linear algebra runs on the interpreter")
 
-    lapack_cholesky = lapack_triangular_solve = lapack_lu = lapack_eigh = lapack_svd = lapack_qr = njit(_missing)
+    _missing = njit(_missing)
+    _ENTRIES = {}
+    _CALLS = {name: _missing for name in ("cholesky", "triangular_solve", "lu", "eigh", "svd", "qr")}
+
+_registered = set()
+_register_lock = threading.Lock()
+
+
+def __getattr__(name):
+    """``lapack_<routine>``: the wrapper generated code calls, with its C entry
+    point compiled (or loaded from Numba's cache) and registered first. Lazy,
+    so that a program without linear algebra never compiles these, and done
+    on import so that a program loaded from the disk cache finds the symbols
+    its code calls."""
+    routine = name[len("lapack_"):] if name.startswith("lapack_") else None
+    if routine not in _CALLS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _register_lock:
+        if routine in _ENTRIES and routine not in _registered:
+            entry = _ENTRIES[routine]
+            llvm.add_symbol(f"funcgrad_lapack_{routine}", cfunc(entry.c_signature, cache=True)(entry).address)
+            _registered.add(routine)
+    return _CALLS[routine]

@@ -24,6 +24,8 @@ no table), and such programs run on the interpreter.
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
@@ -67,9 +69,15 @@ RUNTIME_HELPERS = {
 }
 
 
-def runtime_imports() -> str:
-    """The import lines of ``RUNTIME_HELPERS`` for a generated module."""
-    return "".join(f"from {module} import ({', '.join(names)})\n" for module, names in RUNTIME_HELPERS.items())
+def runtime_imports(body: str) -> str:
+    """The import lines of the ``RUNTIME_HELPERS`` that the generated ``body``
+    names (importing the LAPACK helpers compiles their entry points)."""
+    lines = []
+    for module, names in RUNTIME_HELPERS.items():
+        used = [name for name in names if re.search(rf"\b{name}\b", body)]
+        if used:
+            lines.append(f"from {module} import ({', '.join(used)})\n")
+    return "".join(lines)
 
 
 __all__ = ["scalar_lowering", "reduction_lowering", "emit_lowering", "Reduction", "NOT_LOWERED", "RUNTIME_HELPERS",
