@@ -435,6 +435,11 @@ _by_name["triangular_solve"] = [
     ([spd((2, 3, 3)), any_((2, 3, 1))], {"lower": True, "transpose_a": False, "unit_diagonal": False}),
     ([spd((1, 1)), any_((1, 3))], {"lower": False, "transpose_a": True, "unit_diagonal": False}),
     ([spd((3, 3), F32), any_((3, 2), F32)], {"lower": True, "transpose_a": True, "unit_diagonal": False})]
+_by_name["triangular_matmul"] = [
+    ([any_((3, 3)), any_((3, 2))], {"lower": lo, "transpose_a": tr}) for lo in (True, False) for tr in (False, True)
+] + [([any_((2, 3, 3)), any_((2, 3, 1))], {"lower": True, "transpose_a": False}),
+     ([any_((1, 1)), any_((1, 3))], {"lower": False, "transpose_a": True}),
+     ([any_((3, 3), F32), any_((3, 2), F32)], {"lower": True, "transpose_a": True})]
 _by_name["lu"] = [([pivoted((3, 3))], {}), ([pivoted((2, 4, 4))], {}), ([pivoted((1, 1))], {}),
                   ([pivoted((3, 3), F32)], {})]
 _by_name["eigh"] = [([sym_spread((3, 3))], {}), ([sym_spread((2, 3, 3))], {}), ([sym_spread((1, 1))], {}),

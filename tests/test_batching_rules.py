@@ -300,6 +300,8 @@ for lower, trans, unit in itertools.product((False, True), repeat=3):
              [F(3, 3, kind="matrix"), F(3, 2)])
 add_case("triangular_solve", {"lower": True, "transpose_a": False, "unit_diagonal": False},
          [F(2, 3, 3, kind="matrix"), F(2, 3, 1)])
+for lower, trans in itertools.product((False, True), repeat=2):
+    add_case("triangular_matmul", {"lower": lower, "transpose_a": trans}, [F(3, 3), F(3, 2)])
 
 for xs, axis, ishape, idt in (((4, 5), 0, (), np.int64), ((4, 5), 0, (3,), np.int64), ((4, 5), 1, (2, 3), np.int64),
                               ((4, 5), 1, (3,), np.int32), ((4, 5), 0, (3,), np.uint8), ((4,), 0, (2,), np.int64),

@@ -127,6 +127,9 @@ def _float_terms(x, y, p, m, b, s, idx, structural=True):
         ("triangular_solve", tuple(D.triangular_solve(spd, x, lower=lo, transpose_a=tr, unit_diagonal=un)
                                    for lo in (True, False) for tr in (True, False) for un in (True, False))
          + (D.triangular_solve(spd_b, b),)),
+        ("triangular_matmul", tuple(D.triangular_matmul(spd, x, lower=lo, transpose_a=tr)
+                                    for lo in (True, False) for tr in (True, False))
+         + (D.triangular_matmul(spd_b, b),)),
         ("lu", D.lu(spd + x[:, :3]) + D.lu(b[:, :, :3])),
         ("eigh", D.eigh(spd) + D.eigh(spd_b)),
         ("svd", (D.svd(x), D.svd(b, full_matrices=True), D.svd(m, compute_uv=False))),

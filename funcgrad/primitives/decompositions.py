@@ -14,6 +14,10 @@ interpreter, call ``numpy.linalg``, which runs the same LAPACK routines):
     ``X`` with ``op(A) X = B`` where ``A`` is the lower (or upper) triangle
     of ``a`` (with ones on the diagonal if ``unit_diagonal``) and ``op`` the
     identity or the transpose; ``b`` is ``(..., N, K)``.
+``triangular_matmul[lower, transpose_a](a, b)``
+    ``op(A) B`` with ``A`` the lower (or upper) triangle of ``a`` (BLAS's
+    ``trmm``: half the work of a full product; the derivative of
+    ``cholesky`` multiplies by its factor).
 ``lu(a)``
     ``(lu, pivots, permutation)`` of square ``a``, with partial pivoting as
     LAPACK's ``getrf``: ``a[..., permutation, :] = L @ U`` with ``L`` the
@@ -46,17 +50,19 @@ from .elementwise import add, convert_element_type, eq, le, mul, select, sub
 from .indexing import take
 from .shape import broadcast_to, iota, reshape, transpose
 
-__all__ = ["cholesky", "triangular_solve", "lu", "eigh", "svd", "qr", "cholesky_p", "triangular_solve_p",
+__all__ = ["cholesky", "triangular_solve", "triangular_matmul", "lu", "eigh", "svd", "qr", "cholesky_p",
+           "triangular_solve_p", "triangular_matmul_p",
            "lu_p", "eigh_p", "svd_p", "qr_p", "DECOMPOSITIONS", "mT", "tril", "triu", "eye_like", "diag_part",
            "permute_rows"]
 
 cholesky_p = Primitive("cholesky")
 triangular_solve_p = Primitive("triangular_solve")
+triangular_matmul_p = Primitive("triangular_matmul")
 lu_p = Primitive("lu", multiple_results=True)
 eigh_p = Primitive("eigh", multiple_results=True)
 svd_p = Primitive("svd", multiple_results=True)
 qr_p = Primitive("qr", multiple_results=True)
-DECOMPOSITIONS = (cholesky_p, triangular_solve_p, lu_p, eigh_p, svd_p, qr_p)
+DECOMPOSITIONS = (cholesky_p, triangular_solve_p, triangular_matmul_p, lu_p, eigh_p, svd_p, qr_p)
 
 
 def _matrices(name, a, square=False):
@@ -77,13 +83,22 @@ def _cholesky_abstract(a):
     return ShapedArray(a.shape, a.dtype)
 
 
-@triangular_solve_p.def_abstract_eval
-def _triangular_solve_abstract(a, b, *, lower, transpose_a, unit_diagonal):
-    _matrices("triangular_solve", a, square=True)
+def _triangular_abstract(name, a, b):
+    _matrices(name, a, square=True)
     if b.dtype != a.dtype or b.ndim != a.ndim or b.shape[:-1] != a.shape[:-1]:
-        raise ShapeError(f"triangular_solve: needs a right-hand side (..., N, K) of the matrices' dtype "
+        raise ShapeError(f"{name}: needs a right-hand side (..., N, K) of the matrices' dtype "
                          f"and batch (..., N, N), got {describe(a, b)}")
     return ShapedArray(b.shape, b.dtype)
+
+
+@triangular_solve_p.def_abstract_eval
+def _triangular_solve_abstract(a, b, *, lower, transpose_a, unit_diagonal):
+    return _triangular_abstract("triangular_solve", a, b)
+
+
+@triangular_matmul_p.def_abstract_eval
+def _triangular_matmul_abstract(a, b, *, lower, transpose_a):
+    return _triangular_abstract("triangular_matmul", a, b)
 
 
 @lu_p.def_abstract_eval
@@ -183,6 +198,15 @@ def _triangular_solve_impl(a, b, *, lower, transpose_a, unit_diagonal):
             return _substitute(t, b, lower != transpose_a)
 
 
+@triangular_matmul_p.def_impl
+def _triangular_matmul_impl(a, b, *, lower, transpose_a):
+    t = triangle(np.asarray(a), lower, False)
+    if transpose_a:
+        t = np.swapaxes(t, -1, -2)
+    b = np.asarray(b)
+    return np.asarray(np.matmul(t, b), b.dtype)
+
+
 def _substitute(t, b, lower):
     n = t.shape[-1]
     x = np.zeros(b.shape, b.dtype)
@@ -259,6 +283,10 @@ def cholesky(a):
 def triangular_solve(a, b, lower=True, transpose_a=False, unit_diagonal=False):
     return triangular_solve_p.bind(a, b, lower=bool(lower), transpose_a=bool(transpose_a),
                                    unit_diagonal=bool(unit_diagonal))
+
+
+def triangular_matmul(a, b, lower=True, transpose_a=False):
+    return triangular_matmul_p.bind(a, b, lower=bool(lower), transpose_a=bool(transpose_a))
 
 
 def lu(a):

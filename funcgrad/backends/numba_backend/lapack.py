@@ -1,6 +1,7 @@
 """LAPACK for generated Numba code (and the vm machine), through the LAPACKE
 and CBLAS functions of the OpenBLAS that NumPy's wheels ship (see
-:mod:`.blas`): ``?potrf`` (Cholesky), ``?trsm`` (triangular solves),
+:mod:`.blas`): ``?potrf`` (Cholesky), ``?trsm`` (triangular solves), ``?trmm``
+(triangular products),
 ``?getrf`` (LU), ``?syevd`` (symmetric eigendecomposition), ``?gesdd``
 (SVD), ``?geqrf`` + ``?orgqr`` (QR): the routines ``numpy.linalg`` calls,
 so the compiled backends and the interpreter agree to rounding.
@@ -36,8 +37,8 @@ from numba import carray, cfunc, njit, types
 
 from .blas import _declare_fn, _f32_ptr, _f64_ptr, _i64_ptr, lapack_enter, lapack_leave, openblas_symbol
 
-__all__ = ["HAVE_LAPACK", "lapack_cholesky", "lapack_triangular_solve", "lapack_lu", "lapack_eigh", "lapack_svd",
-           "lapack_qr"]
+__all__ = ["HAVE_LAPACK", "lapack_cholesky", "lapack_triangular_solve", "lapack_triangular_matmul", "lapack_lu",
+           "lapack_eigh", "lapack_svd", "lapack_qr"]
 
 ROW_MAJOR, COL_MAJOR = 101, 102
 LEFT, UPPER, LOWER, NO_TRANS, TRANS, NON_UNIT, UNIT = 141, 121, 122, 111, 112, 131, 132
@@ -63,11 +64,12 @@ def _lookup():
                 return None
             found[p + routine] = _declare_fn(f"funcgrad_lapacke_{p}{routine}", fn, sig)
     for p, real in (("s", types.float32), ("d", types.float64)):
-        fn = openblas_symbol(f"cblas_{p}trsm")
-        if fn is None:
-            return None
-        found[p + "trsm"] = _declare_fn(f"funcgrad_cblas_{p}trsm", fn, types.void(
-            _i32, _i32, _i32, _i32, _i32, _i64, _i64, real, _i64, _i64, _i64, _i64))
+        for routine in ("trsm", "trmm"):
+            fn = openblas_symbol(f"cblas_{p}{routine}")
+            if fn is None:
+                return None
+            found[p + routine] = _declare_fn(f"funcgrad_cblas_{p}{routine}", fn, types.void(
+                _i32, _i32, _i32, _i32, _i32, _i64, _i64, real, _i64, _i64, _i64, _i64))
     return found
 
 
@@ -82,6 +84,7 @@ if HAVE_LAPACK:
     _sgeqrf, _dgeqrf = _fns["sgeqrf"], _fns["dgeqrf"]
     _sorgqr, _dorgqr = _fns["sorgqr"], _fns["dorgqr"]
     _strsm, _dtrsm = _fns["strsm"], _fns["dtrsm"]
+    _strmm, _dtrmm = _fns["strmm"], _fns["dtrmm"]
 
     @njit
     def _cholesky_kernel(a, out):
@@ -123,6 +126,25 @@ if HAVE_LAPACK:
                        o.ctypes.data, k)
             else:
                 _dtrsm(ROW_MAJOR, LEFT, uplo, trans, diag, n, k, 1.0, a[q].ctypes.data, n, o.ctypes.data, k)
+            lapack_leave(held)
+
+    @njit
+    def _triangular_matmul_kernel(a, b, out, lower, transpose_a):
+        """``out[q] = op(T) b[q]``, ``T`` the lower/upper triangle of ``a[q]``."""
+        n, k = b.shape[1], b.shape[2]
+        uplo = LOWER if lower else UPPER
+        trans = TRANS if transpose_a else NO_TRANS
+        for q in range(b.shape[0]):
+            o = out[q]
+            o[:, :] = b[q]
+            if n == 0 or k == 0:
+                continue
+            held = lapack_enter()
+            if o.itemsize == 4:
+                _strmm(ROW_MAJOR, LEFT, uplo, trans, NON_UNIT, n, k, np.float32(1.0), a[q].ctypes.data, n,
+                       o.ctypes.data, k)
+            else:
+                _dtrmm(ROW_MAJOR, LEFT, uplo, trans, NON_UNIT, n, k, 1.0, a[q].ctypes.data, n, o.ctypes.data, k)
             lapack_leave(held)
 
     @njit
@@ -304,6 +326,16 @@ if HAVE_LAPACK:
             _triangular_solve_kernel(carray(_p64(a), (batch, n, n)), carray(_p64(b), (batch, n, k)),
                                      carray(_p64(out), (batch, n, k)), lower, trans, unit)
 
+    @_entry(8)
+    def _triangular_matmul_entry(a, b, out, batch, n, k, flags, f32):
+        lower, trans = (flags & 1) != 0, (flags & 2) != 0
+        if f32:
+            _triangular_matmul_kernel(carray(_p32(a), (batch, n, n)), carray(_p32(b), (batch, n, k)),
+                                      carray(_p32(out), (batch, n, k)), lower, trans)
+        else:
+            _triangular_matmul_kernel(carray(_p64(a), (batch, n, n)), carray(_p64(b), (batch, n, k)),
+                                      carray(_p64(out), (batch, n, k)), lower, trans)
+
     @_entry(7)
     def _lu_entry(a, out, pivots, perm, batch, n, f32):
         piv, per = carray(_i64_ptr(pivots), (batch, n)), carray(_i64_ptr(perm), (batch, n))
@@ -340,11 +372,13 @@ if HAVE_LAPACK:
             _qr_kernel(carray(_p64(a), (batch, m, n)), carray(_p64(q), (batch, m, cols)),
                        carray(_p64(r), (batch, cols, n)))
 
-    _ENTRIES = {"cholesky": _cholesky_entry, "triangular_solve": _triangular_solve_entry, "lu": _lu_entry,
-                "eigh": _eigh_entry, "svd": _svd_entry, "qr": _qr_entry}
+    _ENTRIES = {"cholesky": _cholesky_entry, "triangular_solve": _triangular_solve_entry,
+                "triangular_matmul": _triangular_matmul_entry, "lu": _lu_entry, "eigh": _eigh_entry,
+                "svd": _svd_entry, "qr": _qr_entry}
     _ext = {name: types.ExternalFunction(f"funcgrad_lapack_{name}", entry.c_signature)
             for name, entry in _ENTRIES.items()}
     _x_cholesky, _x_triangular_solve, _x_lu = _ext["cholesky"], _ext["triangular_solve"], _ext["lu"]
+    _x_triangular_matmul = _ext["triangular_matmul"]
     _x_eigh, _x_svd, _x_qr = _ext["eigh"], _ext["svd"], _ext["qr"]
 
     # ------------------------------------------------------------------ what generated code calls
@@ -359,6 +393,13 @@ if HAVE_LAPACK:
         flags = (1 if lower else 0) + (2 if transpose_a else 0) + (4 if unit_diagonal else 0)
         _x_triangular_solve(a.ctypes.data, b.ctypes.data, out.ctypes.data, b.shape[0], b.shape[1], b.shape[2],
                             flags, a.itemsize == 4)
+
+    @njit(cache=True)
+    def _call_triangular_matmul(a, b, out, lower, transpose_a):
+        """``out[q] = op(T) b[q]``, ``T`` the lower/upper triangle of ``a[q]``."""
+        flags = (1 if lower else 0) + (2 if transpose_a else 0)
+        _x_triangular_matmul(a.ctypes.data, b.ctypes.data, out.ctypes.data, b.shape[0], b.shape[1], b.shape[2],
+                             flags, a.itemsize == 4)
 
     @njit(cache=True)
     def _call_lu(a, out, pivots, perm):
@@ -395,8 +436,9 @@ if HAVE_LAPACK:
         _x_qr(a.ctypes.data, qo.ctypes.data, r.ctypes.data, a.shape[0], a.shape[1], a.shape[2], qo.shape[2],
               a.itemsize == 4)
 
-    _CALLS = {"cholesky": _call_cholesky, "triangular_solve": _call_triangular_solve, "lu": _call_lu,
-              "eigh": _call_eigh, "svd": _call_svd, "qr": _call_qr}
+    _CALLS = {"cholesky": _call_cholesky, "triangular_solve": _call_triangular_solve,
+              "triangular_matmul": _call_triangular_matmul, "lu": _call_lu, "eigh": _call_eigh, "svd": _call_svd,
+              "qr": _call_qr}
 
 else:   # pragma: no cover - the backends leave these primitives to the interpreter; the vm machine still
     #     names the helpers, which then refuse to run
@@ -405,7 +447,8 @@ else:   # pragma: no cover - the backends leave these primitives to the interpre
 
     _missing = njit(_missing)
     _ENTRIES = {}
-    _CALLS = {name: _missing for name in ("cholesky", "triangular_solve", "lu", "eigh", "svd", "qr")}
+    _CALLS = {name: _missing for name in ("cholesky", "triangular_solve", "triangular_matmul", "lu", "eigh", "svd",
+                                          "qr")}
 
 _registered = set()
 _register_lock = threading.Lock()

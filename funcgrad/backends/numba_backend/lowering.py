@@ -45,7 +45,8 @@ from ...primitives.elementwise import (abs_p, acos_p, add_p, and_p, asin_p, atan
                                        sqrt_p, stop_gradient_p, sub_p, tan_p, tanh_p, xor_p)
 from ...primitives.indexing import scatter_add_p, take_p
 from .lapack import HAVE_LAPACK
-from ...primitives.decompositions import DECOMPOSITIONS, cholesky_p, eigh_p, lu_p, qr_p, svd_p, triangular_solve_p
+from ...primitives.decompositions import (DECOMPOSITIONS, cholesky_p, eigh_p, lu_p, qr_p, svd_p,
+                                          triangular_matmul_p, triangular_solve_p)
 from ...primitives.linalg import matmul_p
 from ...primitives.random import threefry2x32_p
 from ...primitives.reduction import (argmax_p, argmin_p, reduce_max_p, reduce_min_p, reduce_prod_p,
@@ -59,8 +60,9 @@ from ...primitives.sort import argsort_p
 # that needs a new helper adds its name here, beside the rule.
 RUNTIME_HELPERS = {
     "funcgrad.backends.numba_backend.blas": ("gemm_f32", "gemm_f64", "gemm_loops"),
-    "funcgrad.backends.numba_backend.lapack": ("lapack_cholesky", "lapack_triangular_solve", "lapack_lu",
-                                               "lapack_eigh", "lapack_svd", "lapack_qr"),
+    "funcgrad.backends.numba_backend.lapack": ("lapack_cholesky", "lapack_triangular_solve",
+                                               "lapack_triangular_matmul", "lapack_lu", "lapack_eigh", "lapack_svd",
+                                               "lapack_qr"),
     "funcgrad.backends.numba_backend.scalar": ("fmax", "fmin", "sign", "logistic", "rint", "remainder_float",
                                                "remainder_int", "floordiv_float", "floordiv_int"),
     "funcgrad.backends.numba_backend.fastmath": ("exp_f32", "exp_f64", "expm1_f32", "expm1_f64", "log_f32",
@@ -391,6 +393,11 @@ def _triangular_solve(gen, eqn):
     p = eqn.params
     _lapack_call(gen, eqn, "lapack_triangular_solve", [_stack] * 3,
                  (p["lower"], p["transpose_a"], p["unit_diagonal"]))
+
+
+def _triangular_matmul(gen, eqn):
+    p = eqn.params
+    _lapack_call(gen, eqn, "lapack_triangular_matmul", [_stack] * 3, (p["lower"], p["transpose_a"]))
 
 
 def _lu(gen, eqn):
@@ -809,7 +816,8 @@ updates_operand = {pad_add_p, scatter_add_p}
 emit_lowering.update({
     reshape_p: _reshape,
     matmul_p: _matmul,
-    **({cholesky_p: _cholesky, triangular_solve_p: _triangular_solve, lu_p: _lu, eigh_p: _eigh, svd_p: _svd,
+    **({cholesky_p: _cholesky, triangular_solve_p: _triangular_solve, triangular_matmul_p: _triangular_matmul,
+        lu_p: _lu, eigh_p: _eigh, svd_p: _svd,
         qr_p: _qr} if HAVE_LAPACK else {}),
     transpose_p: _transpose,
     slice_p: _slice,

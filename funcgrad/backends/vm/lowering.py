@@ -23,7 +23,8 @@ from ...primitives.elementwise import (abs_p, acos_p, add_p, and_p, asin_p, atan
                                        or_p, pow_p, rem_p, round_p, select_p, sign_p, sin_p, sinh_p,
                                        sqrt_p, stop_gradient_p, sub_p, tan_p, tanh_p, xor_p)
 from ...primitives.indexing import scatter_add_p, take_p
-from ...primitives.decompositions import cholesky_p, eigh_p, lu_p, qr_p, svd_p, triangular_solve_p
+from ...primitives.decompositions import (cholesky_p, eigh_p, lu_p, qr_p, svd_p, triangular_matmul_p,
+                                          triangular_solve_p)
 from ...primitives.linalg import matmul_p
 from ...primitives.random import threefry2x32_p
 from ...primitives.reduction import (argmax_p, argmin_p, reduce_max_p, reduce_min_p, reduce_prod_p,
@@ -406,6 +407,8 @@ def _square(eqn):
 vm_lowering[cholesky_p] = _linalg_rule(m.L_CHOLESKY, _square)
 vm_lowering[triangular_solve_p] = _linalg_rule(
     m.L_TRSM, lambda e: list(e.inputs[1].aval.shape[-2:]), ("lower", "transpose_a", "unit_diagonal"))
+vm_lowering[triangular_matmul_p] = _linalg_rule(
+    m.L_TRMM, lambda e: list(e.inputs[1].aval.shape[-2:]), ("lower", "transpose_a"))
 vm_lowering[lu_p] = _linalg_rule(m.L_LU, _square)
 vm_lowering[eigh_p] = _linalg_rule(m.L_EIGH, _square)
 

@@ -31,7 +31,8 @@ from numba import njit
 # and of the helpers' files, so Numba's cache of it can never be stale
 from funcgrad.backends.numba_backend.blas import gemm_f32, gemm_f64, gemm_loops
 from funcgrad.backends.numba_backend.lapack import (lapack_cholesky, lapack_eigh, lapack_lu, lapack_qr,
-                                                    lapack_svd, lapack_triangular_solve)
+                                                    lapack_svd, lapack_triangular_matmul,
+                                                    lapack_triangular_solve)
 from funcgrad.backends.numba_backend.scalar import (argsort_stable, floordiv_float, floordiv_int, fmax, fmin,
                                                     logistic, remainder_float, remainder_int, sign,
                                                     threefry2x32)
@@ -568,6 +569,11 @@ def _linalg(F, I, sub, aux, x, flags):
         n, k, a, b, d = aux[x + 1], aux[x + 2], aux[x + 3], aux[x + 4], aux[x + 5]
         lapack_triangular_solve(_stack(F, a, batch, n, n), _stack(F, b, batch, n, k), _stack(F, d, batch, n, k),
                                 aux[x + 6] != 0, aux[x + 7] != 0, aux[x + 8] != 0)
+        _finish_f(F, d, batch * n * k, flags)
+    elif sub == L_TRMM:
+        n, k, a, b, d = aux[x + 1], aux[x + 2], aux[x + 3], aux[x + 4], aux[x + 5]
+        lapack_triangular_matmul(_stack(F, a, batch, n, n), _stack(F, b, batch, n, k), _stack(F, d, batch, n, k),
+                                 aux[x + 6] != 0, aux[x + 7] != 0)
         _finish_f(F, d, batch * n * k, flags)
     elif sub == L_LU:
         n, a, d, piv, perm = aux[x + 1], aux[x + 2], aux[x + 3], aux[x + 4], aux[x + 5]

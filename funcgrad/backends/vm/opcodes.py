@@ -37,7 +37,7 @@ AR_MAX, AR_MIN = range(2)
 # MOVE_*
 M_SET, M_ADD = range(2)
 # LINALG (LAPACK, numba_backend.lapack)
-L_CHOLESKY, L_TRSM, L_LU, L_EIGH, L_SVD, L_QR = range(6)
+L_CHOLESKY, L_TRSM, L_LU, L_EIGH, L_SVD, L_QR, L_TRMM = range(7)
 
 S_A, S_B, S_C, ROUND32 = 1, 2, 4, 8
 UNSIGNED64 = 256         # uint64 operands or result: int64 bits read as unsigned

@@ -14,6 +14,8 @@ tril(dA, -1)^T`` for the primitives that read one triangle:
   triangle with the diagonal halved.
 - ``triangular_solve``: ``dX = op(A)^-1 (dB - op(dA) X)``, ``dA`` masked
   to the triangle that is read.
+- ``triangular_matmul``: ``d(op(A) B) = op(dA) B + op(A) dB`` (each product
+  reads the triangle, so ``dA`` needs no mask).
 - ``lu``: with ``x = L^-1 P^T dA U^-1``: ``dL = L tril(x, -1)``,
   ``dU = triu(x) U``.
 - ``eigh``: with ``M = V^T sym(dA) V``: ``dw = diag(M)``,
@@ -35,8 +37,8 @@ import numpy as np
 from ...core.trace import aval_of
 from ...errors import UnsupportedError
 from ...primitives import add, broadcast_to, div, eq, matmul, mul, neg, select, sub
-from ...primitives.decompositions import (cholesky_p, eigh_p, lu_p, qr_p, svd_p, triangular_solve,
-                                          triangular_solve_p)
+from ...primitives.decompositions import (cholesky_p, eigh_p, lu_p, qr_p, svd_p, triangular_matmul,
+                                          triangular_matmul_p, triangular_solve, triangular_solve_p)
 from ...primitives.decompositions import (_cols, _rows, _shape, diag_part, eye_like, mT,  # noqa: F401
                                           permute_rows, tril, triu)
 from . import instantiate, jvp_rules
@@ -60,7 +62,7 @@ def _cholesky_tangent(operands, outs, tangents):
     tmp = triangular_solve(L, _sym(da), lower=True)                  # L^-1 sym(dA)
     x = triangular_solve(L, mT(tmp), lower=True)                     # L^-1 sym(dA) L^-T (symmetric)
     phi = sub(tril(x), mul(mul(x, eye_like(x)), np.asarray(0.5, aval_of(x).dtype)))
-    return [matmul(L, phi)]
+    return [triangular_matmul(L, phi, lower=True)]                    # L Phi (both lower triangular)
 
 
 def _triangular_solve_tangent(operands, outs, tangents, *, lower, transpose_a, unit_diagonal):
@@ -75,6 +77,15 @@ def _triangular_solve_tangent(operands, outs, tangents, *, lower, transpose_a, u
     if rhs is None:
         return [None]
     return [triangular_solve(a, rhs, lower=lower, transpose_a=transpose_a, unit_diagonal=unit_diagonal)]
+
+
+def _triangular_matmul_tangent(operands, outs, tangents, *, lower, transpose_a):
+    (a, b), (da, db) = operands, tangents
+    terms = ([triangular_matmul(da, b, lower, transpose_a)] if da is not None else []) + \
+            ([triangular_matmul(a, db, lower, transpose_a)] if db is not None else [])
+    if not terms:
+        return [None]
+    return [terms[0] if len(terms) == 1 else add(terms[0], terms[1])]
 
 
 def _lu_tangent(operands, outs, tangents):
@@ -150,6 +161,7 @@ def _qr_tangent(operands, outs, tangents, *, full_matrices):
 TANGENT_MAPS = {
     cholesky_p: _cholesky_tangent,
     triangular_solve_p: _triangular_solve_tangent,
+    triangular_matmul_p: _triangular_matmul_tangent,
     lu_p: _lu_tangent,
     eigh_p: _eigh_tangent,
     svd_p: _svd_tangent,
@@ -157,7 +169,7 @@ TANGENT_MAPS = {
 }
 
 # the operands a tangent map needs instantiated (the others it handles as symbolic zeros)
-_SPARSE = {triangular_solve_p}
+_SPARSE = {triangular_solve_p, triangular_matmul_p}
 
 
 def _rule(prim):

@@ -9,16 +9,18 @@ tangents pulls the cotangents back. One formula per decomposition serves
 both modes, and the backward program is made of primitives, so it can be
 differentiated again (Hessians through ``cholesky`` or ``eigh``).
 
-``triangular_solve`` is the exception, and the base of the others: its
-tangent map is itself a triangular solve of the tangent, so its transpose is
-written out (a solve with the transposed matrix).
+``triangular_solve`` and ``triangular_matmul`` are the exceptions, and the
+base of the others: their tangent maps are themselves a solve (a product)
+with the tangent, so their transposes are written out (a solve or a product
+with the transposed matrix).
 """
 from __future__ import annotations
 
 from ...core.ir import ShapedArray
 from ...core.trace import aval_of, trace_flat
 from ...primitives import matmul, mul, neg, sub
-from ...primitives.decompositions import triangular_solve, triangular_solve_p
+from ...primitives.decompositions import (triangular_matmul, triangular_matmul_p, triangular_solve,
+                                          triangular_solve_p)
 from ..jvp.decompositions import TANGENT_MAPS, eye_like, tril, triu
 from . import _zeros, backward_pass, vjp_rules
 
@@ -71,7 +73,18 @@ def _triangular_solve_vjp(ct, a, b, *, out, lower, transpose_a, unit_diagonal):
     return ct_a, ct_b
 
 
+def _triangular_matmul_vjp(ct, a, b, *, out, lower, transpose_a):
+    # B^ = op(A)^T Y^ ; A^ = the read triangle of Y^ B^T (or B Y^T for op = transpose)
+    ct_b = triangular_matmul(a, ct, lower=lower, transpose_a=not transpose_a)
+    ct_a = None
+    if aval_of(a).dtype.kind == "f":
+        full = matmul(b, ct, transpose_b=True) if transpose_a else matmul(ct, b, transpose_b=True)
+        ct_a = tril(full) if lower else triu(full)
+    return ct_a, ct_b
+
+
 for _p in TANGENT_MAPS:
     vjp_rules[_p] = _transposed(_p)
 vjp_rules[triangular_solve_p] = _triangular_solve_vjp
+vjp_rules[triangular_matmul_p] = _triangular_matmul_vjp
 del _p
