@@ -43,7 +43,7 @@ def numerical_vjp(f, args, argnums, cotangent, h=1e-4):
     converted to float64 first, so float32 inputs get float64 references.
     """
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    base = [np.array(a, dtype=np.float64) if i in nums else a for i, a in enumerate(args)]
+    base = [np.array(a, dtype=np.float64, order="C") if i in nums else a for i, a in enumerate(args)]  # C: reshape views it
     g = _pairing(f, base, cotangent)
     grads = []
     for i in nums:

@@ -266,6 +266,26 @@ def test_jvp_and_vmap():
     np.testing.assert_allclose(fg.vmap(LA.cholesky)(s), np.linalg.cholesky(s), rtol=1e-12)
 
 
+def test_named_results_under_transformations():
+    """slogdet / eigh / svd / qr return NumPy's named results, also from jit,
+    vmap and as grad's aux."""
+    a, s, batch = general(3, 3), spd(3, 3), general(2, 3, 3)
+    r = fg.jit(LA.slogdet)(a)
+    assert type(r) is type(LA.slogdet(a))
+    np.testing.assert_allclose((r.sign, r.logabsdet), np.linalg.slogdet(a), rtol=1e-12)
+    w, v = fg.jit(LA.eigh)(s)
+    np.testing.assert_allclose(fg.jit(LA.eigh)(s).eigenvalues, np.linalg.eigvalsh(s), rtol=1e-12)
+    np.testing.assert_allclose(v @ np.diag(w) @ v.T, s, atol=1e-12)
+    u, sv, vh = fg.jit(LA.svd)(a)
+    np.testing.assert_allclose(u @ np.diag(sv) @ vh, a, atol=1e-12)
+    np.testing.assert_allclose(fg.jit(LA.qr)(a).R, np.linalg.qr(a).R, atol=1e-12)
+    rb = fg.vmap(LA.slogdet)(batch)
+    np.testing.assert_allclose(rb.logabsdet, np.linalg.slogdet(batch).logabsdet, rtol=1e-12)
+    g, aux = fg.grad(lambda a: (LA.slogdet(a).logabsdet, LA.slogdet(a)), has_aux=True)(a)
+    np.testing.assert_allclose(g, np.linalg.inv(a).T, rtol=1e-10)
+    np.testing.assert_allclose(aux.sign, 1.0)
+
+
 def test_numpy_functions_on_traced_values():
     a = general(3, 3)
 

@@ -32,6 +32,7 @@ rank-deficient systems (see :func:`lstsq`).
 from __future__ import annotations
 
 import builtins
+import collections
 
 import numpy as np
 
@@ -86,10 +87,12 @@ def _lu_solve(lu, perm, b, trans=False):
 
 
 def _result(name, fields):
-    """A tuple whose items also have NumPy's result names (``slogdet(a).logabsdet``)."""
-    props = {f: property(lambda self, i=i: self[i]) for i, f in enumerate(fields)}
-    return type(name, (tuple,), {"__new__": lambda cls, *items: tuple.__new__(cls, items), **props,
-                                 "__doc__": f"``({', '.join(fields)})``, also by name, as NumPy's result."})
+    """A namedtuple with NumPy's result names (``slogdet(a).logabsdet``): a
+    pytree node, so ``jit``, ``vmap`` and ``grad(has_aux=True)`` return it as it is."""
+    cls = collections.namedtuple(name, fields)
+    cls.__doc__ = f"``({', '.join(fields)})``, also by name, as NumPy's result."
+    cls.__module__ = __name__
+    return cls
 
 
 SlogdetResult = _result("SlogdetResult", ("sign", "logabsdet"))
