@@ -197,6 +197,23 @@ def test_transpose_of_transpose():
     assert prims(out) == {"transpose": 1} and out.eqns[0].params["permutation"] == (2, 1, 0)
 
 
+@pytest.mark.parametrize("prim", ["triangular_solve", "triangular_matmul"])
+def test_triangular_operations_read_a_transposed_matrix_in_place(prim):
+    from funcgrad.primitives import decompositions as D
+    a = RNG.normal(size=(2, 3, 3)) + 3 * np.eye(3)
+    b = RNG.normal(size=(2, 3, 2))
+    op = getattr(D, prim)
+    for lower in (True, False):
+        for trans in (True, False):
+            program, args = traced(lambda a, b: op(fnp.swapaxes(a, -1, -2), b, lower=lower, transpose_a=trans), a, b)
+            out = apply(lambda p: dce(simplify(p)), program, args)
+            assert prims(out) == {prim: 1}
+            assert (out.eqns[0].params["lower"], out.eqns[0].params["transpose_a"]) == (not lower, not trans)
+    c = RNG.normal(size=(3, 3, 3)) + 3 * np.eye(3)
+    program, args = traced(lambda c, b: op(fnp.transpose(c, (1, 0, 2)), b), c, b[:1].repeat(3, 0))  # batch axes
+    assert prims(apply(lambda p: dce(simplify(p)), program, args))["transpose"] == 1
+
+
 def test_broadcast_of_a_reshaped_scalar_is_one_broadcast():
     def body(s):
         e1, r = eqn(S.reshape_p, [s], av((1, 1)), shape=(1, 1))

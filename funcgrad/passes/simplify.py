@@ -41,6 +41,11 @@ shapes and dtypes.
   gradients of a dense layer are: ``x[:, :, None] * g[:, None, :]``) -> a
   broadcasting ``mul`` of the operands reshaped (views): one fused loop
   instead of a matrix product per batch element.
+- ``triangular_solve`` / ``triangular_matmul`` of a transposed matrix (the
+  last two axes swapped: ``solve_triangular(L.T, b)``) -> the operation on
+  the matrix itself with ``lower`` and ``transpose_a`` flipped (the
+  transpose of a lower triangle is the upper triangle read transposed): no
+  copy of the matrix.
 - constant folding: an equation whose inputs are all literals and whose
   outputs are 0-d is evaluated with the primitive's NumPy implementation
   (as the interpreter would) and replaced by literals of exactly the output
@@ -51,6 +56,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.ir import Eqn, Literal, Program, ShapedArray, Var
+from ..primitives.decompositions import triangular_matmul_p, triangular_solve_p
 from ..primitives.elementwise import (add_p, convert_p, div_p, mul_p, neg_p, select_p, stop_gradient_p,
                                       sub_p)
 from ..primitives.indexing import take_p
@@ -343,7 +349,18 @@ def _matmul(eqn, producer):
             Eqn(mul_p, [col, row], [out], {}, eqn.source)]
 
 
+def _triangular(eqn, producer):
+    a = eqn.inputs[0]
+    inner = _producer(a, producer, transpose_p)
+    nd = len(a.aval.shape)
+    if inner is None or tuple(inner.params["permutation"]) != tuple(range(nd - 2)) + (nd - 1, nd - 2):
+        return None
+    params = dict(eqn.params, lower=not eqn.params["lower"], transpose_a=not eqn.params["transpose_a"])
+    return [Eqn(eqn.primitive, [inner.inputs[0], eqn.inputs[1]], list(eqn.outputs), params, eqn.source)]
+
+
 _RULES = {
+    triangular_solve_p: _triangular, triangular_matmul_p: _triangular,
     mul_p: _mul, div_p: _div, add_p: _add, sub_p: _sub, neg_p: _neg,
     convert_p: _convert, stop_gradient_p: _identity, select_p: _select,
     reshape_p: _reshape, broadcast_to_p: _broadcast_to, transpose_p: _transpose,
