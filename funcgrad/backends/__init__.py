@@ -22,10 +22,12 @@ def get_backend(name: str | None):
         from . import numba_backend  # noqa: F401  (registers itself)
     if name not in _BACKENDS and name == "vm":
         from . import vm  # noqa: F401  (registers itself)
+    if name not in _BACKENDS and name == "cuda":
+        from . import cuda  # noqa: F401  (registers itself)
     try:
         return _BACKENDS[name]
     except KeyError:
-        raise InputError(f"unknown backend {name!r}; choose one of {sorted(set(_BACKENDS) | {'numba', 'vm'})}") from None
+        raise InputError(f"unknown backend {name!r}; choose one of {sorted(set(_BACKENDS) | {'numba', 'vm', 'cuda'})}") from None
 
 
 from . import interpreter  # noqa: E402,F401

@@ -1,0 +1,129 @@
+"""The CUDA backend (``backend="cuda"``): programs as ``@cuda.jit`` kernels.
+
+Work in progress (issue 13). What runs where today:
+
+- each fused elementwise group of the program's fusion plan
+  (``passes.fusion``) is one kernel (``kernels.py``), its scalar rules in
+  ``lowering.cuda_scalar``;
+- every other group (reductions, matrix products, structural and indexing
+  operations, control flow) runs on the host, through the primitives' NumPy
+  implementations (the interpreter's);
+- values live on the host between groups: each kernel launch copies its
+  inputs to the device and its outputs back.
+
+So the backend is correct (it is tested against the interpreter under Numba's
+CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``) but not yet fast; device-resident
+values, reductions and cuBLAS products are the next steps.
+
+Requires Numba's CUDA target (``numba.cuda``, or the ``numba-cuda``
+package) and a GPU, or the simulator.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...core.ir import Literal, Program, _names
+from ...errors import UnsupportedError
+from .. import register_backend
+
+__all__ = ["compile_program", "available", "plan_program"]
+
+THREADS = 256          # threads per block (the simulator: 32, each a Python thread)
+MAX_BLOCKS = 1024      # blocks per launch (the grid-stride loop covers the rest)
+
+
+def _threads(cuda) -> int:
+    from numba import config
+    return 32 if config.ENABLE_CUDASIM else THREADS
+
+
+def _cuda():
+    """``numba.cuda``, checked: a clear error where it or a GPU is missing."""
+    try:
+        from numba import cuda
+    except ImportError as e:   # pragma: no cover - numba always has it, numba-cuda may replace it
+        raise UnsupportedError("backend='cuda' needs Numba's CUDA target: pip install -e \".[cuda]\"") from e
+    if not cuda.is_available():
+        raise UnsupportedError("backend='cuda': no CUDA GPU was found (numba.cuda.is_available() is False); "
+                               "set NUMBA_ENABLE_CUDASIM=1 to run on Numba's CUDA simulator")
+    return cuda
+
+
+def available() -> bool:
+    try:
+        _cuda()
+    except UnsupportedError:
+        return False
+    return True
+
+
+def plan_program(program: Program):
+    """``(program, plan)``: the program through the pass pipeline, and its fusion plan."""
+    from ...passes import inline_calls, optimize
+    from ...passes.fusion import plan_fusion
+
+    program = inline_calls(optimize(program))
+    return program, plan_fusion(program)
+
+
+def _load(kernel, cuda):
+    from . import device
+
+    namespace = {"cuda": cuda, "math": math, "np": np}
+    namespace.update({name: getattr(device, name) for name in device.__all__})
+    exec(compile(kernel.source, f"<funcgrad cuda kernel {kernel.name}>", "exec"), namespace)
+    return cuda.jit(namespace[kernel.name])
+
+
+def compile_program(program: Program):
+    """Return ``run(*flat_args) -> list`` for ``program`` (NumPy arrays)."""
+    from .kernels import render
+
+    cuda = _cuda()
+    program, plan = plan_program(program)
+    gen, named = _names(), {}
+
+    def names(v):
+        if v not in named:
+            named[v] = next(gen)
+        return named[v]
+
+    steps = []
+    for k, group in enumerate(plan.groups):
+        if group.kind == "elementwise":
+            kernel = render(group, f"kernel_{k}", names)
+            steps.append(("kernel", kernel, _load(kernel, cuda)))
+        else:
+            sub = Program([], [], [], list(group.eqns), [])
+            steps.append(("host", sub, None))
+
+    threads = _threads(cuda)
+
+    def run(*args):
+        env = dict(zip(program.const_vars, program.consts))
+        env.update(zip(program.in_vars, [np.asarray(a) for a in args]))
+        for kind, item, fn in steps:
+            if kind == "host":
+                for eqn in item.eqns:
+                    invals = [a.value if type(a) is Literal else env[a] for a in eqn.inputs]
+                    outs = eqn.primitive.impl(*invals, **eqn.params)
+                    outs = outs if eqn.primitive.multiple_results else [outs]
+                    env.update(zip(eqn.outputs, outs))
+                continue
+            n = int(np.prod(item.loop_shape))
+            ins = [cuda.to_device(np.ascontiguousarray(np.asarray(env[v]).reshape(v.aval.shape or (1,))))
+                   for v in item.inputs]
+            outs = [cuda.device_array(v.aval.shape or (1,), v.aval.dtype) for v in item.outputs]
+            blocks = max(1, min(MAX_BLOCKS, -(-n // threads)))
+            fn[blocks, threads](n, *ins, *outs)
+            for v, d in zip(item.outputs, outs):
+                env[v] = d.copy_to_host().reshape(v.aval.shape)
+        return [np.array(a.value if type(a) is Literal else env[a], copy=True) for a in program.out_atoms]
+
+    run.program, run.plan, run.kernels = program, plan, [s[1] for s in steps if s[0] == "kernel"]
+    return run
+
+
+register_backend("cuda", compile_program)

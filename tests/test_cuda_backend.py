@@ -1,0 +1,97 @@
+"""The CUDA backend (``backend="cuda"``) against the interpreter, on Numba's
+CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, set by conftest.py unless the
+environment says otherwise: on a GPU machine the same tests run on the
+device). Small shapes: the simulator runs every GPU thread as a Python thread.
+"""
+import numpy as np
+import pytest
+
+import funcgrad as fg
+import funcgrad.numpy as fnp
+from funcgrad.backends import cuda as fcuda
+
+pytestmark = pytest.mark.skipif(not fcuda.available(), reason="no CUDA GPU and no simulator")
+rng = np.random.default_rng(11)
+
+
+def both(f, *args, **kw):
+    """``f`` on the CUDA backend and on the interpreter."""
+    return fg.jit(f, backend="cuda", **kw)(*args), fg.jit(f, backend="interpret", **kw)(*args)
+
+
+def assert_close(got, want, rtol):
+    for g, w in zip(fg.tree.leaves(got), fg.tree.leaves(want)):
+        g, w = np.asarray(g), np.asarray(w)
+        assert g.dtype == w.dtype and g.shape == w.shape, (g.dtype, g.shape, w.dtype, w.shape)
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol)
+
+
+def _elementwise(x, y, k):
+    """Every kind of elementwise rule: transcendental, NaN-aware max/min,
+    remainders, rounding, comparisons and select, casts, iota, integers."""
+    z = fnp.exp(x) * fnp.log1p(y) - fnp.tanh(x / 3.0) + fnp.sqrt(y) + fnp.sin(x) * fnp.cos(y)
+    z = z + fnp.maximum(x, y) - fnp.minimum(x, 0.25) + fnp.remainder(x, 0.7) + fnp.floor_divide(x, 0.3)
+    z = z + fnp.rint(4 * x) + fnp.sign(x - 0.5) + fnp.abs(x - y) + fnp.arctan2(x, y) + fnp.expm1(-y)
+    z = z + fg.nn.sigmoid(x) + fnp.where(x > y, x, -y) + (x < 0.5).astype(x.dtype) + x ** 3
+    i = fnp.arange(x.shape[-1]) * k + fnp.remainder(k, 3) - (k // 2)
+    return z, i, fnp.isfinite(z / (x - x[0, 0])), z * 0.0 + 1.5
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-13), (np.float32, 2e-5)])
+def test_elementwise_programs_match_the_interpreter(dtype, rtol):
+    x = rng.uniform(0.05, 1.0, (3, 5)).astype(dtype)
+    y = rng.uniform(0.05, 1.0, (5,)).astype(dtype)       # broadcast against x
+    got, want = both(_elementwise, x, y, 7)
+    assert_close(got, want, rtol)
+
+
+def test_one_kernel_per_fused_group():
+    x = rng.normal(size=(4, 6))
+
+    def chain(x):
+        for _ in range(10):
+            x = fnp.tanh(x) * 1.5 + 0.25
+        return x
+
+    run = fcuda.compile_program(fg.make_ir(chain)(x))
+    assert len(run.kernels) == 1 and run.plan.loop_nests == 1
+    src = run.kernels[0].source
+    assert "cuda.grid(1)" in src and "cuda.gridsize(1)" in src and src.count("math.tanh") == 10
+    np.testing.assert_allclose(run(x)[0], chain(x), rtol=1e-13)
+
+
+def test_scalars_and_size_one_axes():
+    s, v = np.float64(0.3), rng.normal(size=(1, 4))
+    got, want = both(lambda s, v: (fnp.exp(s) * 2.0, v * s + 1.0, fnp.sum(v) * s), s, v)
+    assert_close(got, want, 1e-13)
+
+
+def test_gradients_and_an_mlp_step_match_the_interpreter():
+    """Reverse mode, reductions and products on the host, elementwise on the
+    device: an SGD step of a small tanh/softmax MLP in float32."""
+    params = {"W1": rng.normal(size=(6, 8)).astype(np.float32) * 0.3, "b1": np.zeros(8, np.float32),
+              "W2": rng.normal(size=(8, 3)).astype(np.float32) * 0.3, "b2": np.zeros(3, np.float32)}
+    x = rng.normal(size=(5, 6)).astype(np.float32)
+    y = np.array([0, 2, 1, 1, 0])
+
+    def loss(p, x, y):
+        h = fnp.tanh(x @ p["W1"] + p["b1"])
+        z = h @ p["W2"] + p["b2"]
+        logp = z - fnp.log(fnp.sum(fnp.exp(z - fnp.max(z, axis=1, keepdims=True)), axis=1, keepdims=True)) \
+            - fnp.max(z, axis=1, keepdims=True)
+        return -fnp.mean(logp[fnp.arange(5), y])
+
+    def step(p, x, y):
+        g = fg.grad(loss)(p, x, y)
+        return fg.tree.map(lambda w, d: w - 0.1 * d, p, g)
+
+    got, want = both(step, params, x, y)
+    assert_close(got, want, 2e-5)
+
+
+def test_missing_gpu_is_a_clear_error(monkeypatch):
+    from numba import cuda
+    monkeypatch.setattr(cuda, "is_available", lambda: False)
+    assert not fcuda.available()
+    with pytest.raises(fg.UnsupportedError, match="no CUDA GPU was found.*NUMBA_ENABLE_CUDASIM"):
+        fg.jit(lambda x: x + 1, backend="cuda")(np.ones(3))
