@@ -95,3 +95,24 @@ def test_missing_gpu_is_a_clear_error(monkeypatch):
     assert not fcuda.available()
     with pytest.raises(fg.UnsupportedError, match="no CUDA GPU was found.*NUMBA_ENABLE_CUDASIM"):
         fg.jit(lambda x: x + 1, backend="cuda")(np.ones(3))
+
+
+def test_values_stay_on_the_device_between_kernels(monkeypatch):
+    from numba import cuda
+    x, w = rng.normal(size=(3, 4)), rng.normal(size=(2, 3, 4))
+
+    def f(x, w):
+        y = fnp.tanh(x) + 1.0                          # loop (3, 4)
+        return fnp.broadcast_to(y, (2, 3, 4)) * w      # loop (2, 3, 4), reads y where it is
+
+    run = fcuda.compile_program(fg.make_ir(f)(x, w))
+    assert len(run.kernels) == 2
+    copies = []
+    real = cuda.to_device
+    monkeypatch.setattr(cuda, "to_device", lambda a, *r, **k: copies.append(a.shape) or real(a, *r, **k))
+    np.testing.assert_allclose(run(x, w)[0], f(x, w), rtol=1e-13)
+    assert sorted(copies) == [(2, 3, 4), (3, 4)]       # the inputs, once each
+    copies.clear()
+    on_device = real(w)                               # a device array is read in place
+    np.testing.assert_allclose(run(x, on_device)[0], f(x, w), rtol=1e-13)
+    assert copies == [(3, 4)]

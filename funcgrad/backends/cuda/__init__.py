@@ -8,8 +8,10 @@ Work in progress (issue 13). What runs where today:
 - every other group (reductions, matrix products, structural and indexing
   operations, control flow) runs on the host, through the primitives' NumPy
   implementations (the interpreter's);
-- values live on the host between groups: each kernel launch copies its
-  inputs to the device and its outputs back.
+- a value stays where the step that made it ran, and is copied to the
+  host or the device once per call when a later step needs it there
+  (consecutive kernels pass device arrays); inputs that are device arrays
+  (``__cuda_array_interface__``) are read in place; results are NumPy arrays.
 
 So the backend is correct (it is tested against the interpreter under Numba's
 CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``) but not yet fast; device-resident
@@ -77,6 +79,42 @@ def _load(kernel, cuda):
     return cuda.jit(namespace[kernel.name])
 
 
+class _Values:
+    """The values of one call: each on the host (a NumPy array), on the
+    device (a device array of its shape, 0-d ones as shape (1,)), or both
+    once copied; a copy is made when a step needs the value where it is not,
+    once per call. Inputs with ``__cuda_array_interface__`` (CuPy, PyTorch,
+    Numba device arrays) are used on the device as they are."""
+
+    def __init__(self, cuda):
+        self.cuda, self.on_host, self.on_device = cuda, {}, {}
+
+    def put(self, v, x):
+        cuda = self.cuda
+        if hasattr(cuda, "is_cuda_array") and cuda.is_cuda_array(x):   # Numba's, CuPy's, PyTorch's: zero copy
+            self.put_device(v, cuda.as_cuda_array(x).reshape(v.aval.shape or (1,)))
+        elif not isinstance(x, np.ndarray) and cuda.devicearray.is_cuda_ndarray(x):   # the simulator's
+            self.put_device(v, x.reshape(v.aval.shape or (1,)))
+        else:
+            self.on_host[v] = np.asarray(x)
+
+    def put_device(self, v, d):
+        self.on_device[v] = d
+
+    def host(self, v):
+        x = self.on_host.get(v)
+        if x is None:
+            x = self.on_host[v] = self.on_device[v].copy_to_host().reshape(v.aval.shape)
+        return x
+
+    def device(self, v):
+        d = self.on_device.get(v)
+        if d is None:
+            x = np.ascontiguousarray(np.asarray(self.on_host[v], dtype=v.aval.dtype).reshape(v.aval.shape or (1,)))
+            d = self.on_device[v] = self.cuda.to_device(x)
+        return d
+
+
 def compile_program(program: Program):
     """Return ``run(*flat_args) -> list`` for ``program`` (NumPy arrays)."""
     from .kernels import render
@@ -102,25 +140,29 @@ def compile_program(program: Program):
     threads = _threads(cuda)
 
     def run(*args):
-        env = dict(zip(program.const_vars, program.consts))
-        env.update(zip(program.in_vars, [np.asarray(a) for a in args]))
+        vals = _Values(cuda)
+        for v, c in zip(program.const_vars, program.consts):
+            vals.put(v, c)
+        for v, a in zip(program.in_vars, args):
+            vals.put(v, a)
         for kind, item, fn in steps:
             if kind == "host":
                 for eqn in item.eqns:
-                    invals = [a.value if type(a) is Literal else env[a] for a in eqn.inputs]
+                    invals = [a.value if type(a) is Literal else vals.host(a) for a in eqn.inputs]
                     outs = eqn.primitive.impl(*invals, **eqn.params)
                     outs = outs if eqn.primitive.multiple_results else [outs]
-                    env.update(zip(eqn.outputs, outs))
+                    for v, o in zip(eqn.outputs, outs):
+                        vals.put(v, o)
                 continue
             n = int(np.prod(item.loop_shape))
-            ins = [cuda.to_device(np.ascontiguousarray(np.asarray(env[v]).reshape(v.aval.shape or (1,))))
-                   for v in item.inputs]
+            ins = [vals.device(v) for v in item.inputs]
             outs = [cuda.device_array(v.aval.shape or (1,), v.aval.dtype) for v in item.outputs]
             blocks = max(1, min(MAX_BLOCKS, -(-n // threads)))
             fn[blocks, threads](n, *ins, *outs)
             for v, d in zip(item.outputs, outs):
-                env[v] = d.copy_to_host().reshape(v.aval.shape)
-        return [np.array(a.value if type(a) is Literal else env[a], copy=True) for a in program.out_atoms]
+                vals.put_device(v, d)
+        return [np.array(a.value, copy=True) if type(a) is Literal else np.array(vals.host(a), copy=True)
+                for a in program.out_atoms]
 
     run.program, run.plan, run.kernels = program, plan, [s[1] for s in steps if s[0] == "kernel"]
     return run
