@@ -116,3 +116,21 @@ def test_values_stay_on_the_device_between_kernels(monkeypatch):
     on_device = real(w)                               # a device array is read in place
     np.testing.assert_allclose(run(x, on_device)[0], f(x, w), rtol=1e-13)
     assert copies == [(3, 4)]
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-13), (np.float32, 2e-5)])
+def test_reductions_run_as_tree_kernels(dtype, rtol):
+    # more reduced elements than the simulator's threads a block, more kept ones than its blocks a launch
+    x = rng.uniform(0.5, 1.5, (3, 19, 2)).astype(dtype)
+
+    def f(x):
+        return (fnp.sum(fnp.exp(x), axis=1), fnp.max(x * 2, axis=(0, 2), keepdims=True), fnp.min(x, axis=2),
+                fnp.prod(x, axis=1), fnp.sum(x * x), fnp.mean(fnp.tanh(x), axis=0))
+
+    run = fcuda.compile_program(fg.make_ir(f)(x))
+    assert len(run.kernels) == sum(g.fused for g in run.plan.groups)   # every fused group on the device
+    got, want = run(x), fg.jit(f, backend="interpret")(x)
+    assert_close(got, want, rtol)
+    i = rng.integers(-5, 5, (4, 33)).astype(np.int32)
+    got, want = both(lambda i: (fnp.sum(i, axis=1), fnp.max(i), (i > 0).any(axis=0)), i)
+    assert_close(got, want, 0)

@@ -95,6 +95,18 @@ def test_elementwise_then_sum_is_one_group_with_one_accumulator():
     assert not g.parallel_ok                      # a full reduction: every iteration writes it
 
 
+def test_uniform_reductions_keep_each_group_to_one_set_of_axes():
+    x = np.ones((3, 4), F32)
+    prog = ir(lambda x: (fnp.sum(fnp.exp(x), axis=1), fnp.max(fnp.exp(x), axis=1), fnp.sum(x * 2.0)), x)
+    mixed = plan_fusion(prog)
+    check_invariants(mixed)
+    assert [len({a.axes for a in g.accumulators}) for g in mixed.groups if g.accumulators] == [2]
+    uniform = plan_fusion(prog, uniform_reductions=True)
+    check_invariants(uniform)
+    axes = [{a.axes for a in g.accumulators} for g in uniform.groups if g.accumulators]
+    assert sorted(map(sorted, axes)) == [[(0, 1)], [(1,)]]
+
+
 def test_matmul_is_its_own_group():
     x, m = np.ones((3, 4), F32), np.ones((4, 5), F32)
     prog = ir(lambda x, m: fnp.tanh(fnp.exp(x) @ m) * 2.0, x, m)

@@ -213,7 +213,8 @@ class FusionPlan:
 # ----------------------------------------------------------------------------- planning
 
 def plan_fusion(program: Program, *, parallel: bool = False, parallel_min_elements: int = 1 << 17,
-                split_at=(), max_fused: int | None = None, lookahead: int | None = None) -> FusionPlan:
+                split_at=(), max_fused: int | None = None, lookahead: int | None = None,
+                uniform_reductions: bool = False) -> FusionPlan:
     """The :class:`FusionPlan` of ``program`` (bodies of control flow planned
     too, with the same options).
 
@@ -221,9 +222,12 @@ def plan_fusion(program: Program, *, parallel: bool = False, parallel_min_elemen
     or more may run on several threads (see the module's doc). ``split_at``:
     positions in ``program.eqns`` where a backend starts a new function; no
     group spans one (bodies are not split). ``max_fused`` / ``lookahead``:
-    default :data:`MAX_FUSED` / :data:`LOOKAHEAD`."""
+    default :data:`MAX_FUSED` / :data:`LOOKAHEAD`. ``uniform_reductions``: a
+    group's reductions all reduce the same loop axes (a GPU kernel splits
+    its loop into the kept and the reduced axes; a CPU loop nest needs no
+    such rule)."""
     opts = _Options(parallel, parallel_min_elements, MAX_FUSED if max_fused is None else max_fused,
-                    LOOKAHEAD if lookahead is None else lookahead)
+                    LOOKAHEAD if lookahead is None else lookahead, uniform_reductions)
     return _plan(program, opts, tuple(sorted(set(split_at))), {})
 
 
@@ -233,6 +237,7 @@ class _Options:
     parallel_min_elements: int
     max_fused: int
     lookahead: int
+    uniform_reductions: bool = False
 
     def may_parallel(self, shape) -> bool:
         return self.parallel and shape[0] >= 2 and math.prod(shape) >= self.parallel_min_elements
@@ -303,20 +308,23 @@ def _collect(eqns, start: int, stop: int, pulled: set, opts: _Options, computed:
     """The members (positions) of the fused group starting at ``start``, and
     where its run stopped."""
     shape = loop_shape(eqns[start])
-    members, reduced_here = [], set()
+    members, reduced_here, reduced_axes = [], set(), set()
     # a loop that could run on several threads keeps reductions over its outer axis out
     keep_parallel = opts.may_parallel(shape) and not reduces_outer_axis(eqns[start])
 
     def fits(eqn):
         return (fuses(eqn) and loop_shape(eqn) == shape
                 and not any(type(a) is Var and a in reduced_here for a in eqn.inputs)
-                and not (keep_parallel and reduces_outer_axis(eqn)))
+                and not (keep_parallel and reduces_outer_axis(eqn))
+                and not (opts.uniform_reductions and eqn.primitive in REDUCTIONS and reduced_axes
+                         and reduced_axes != {tuple(sorted(eqn.params["axes"]))}))
 
     def take(k, eqn):
         members.append(k)
         related.update(a for a in (*eqn.inputs, *eqn.outputs) if type(a) is Var)
         if eqn.primitive in REDUCTIONS:
             reduced_here.update(eqn.outputs)
+            reduced_axes.add(tuple(sorted(eqn.params["axes"])))
 
     # Equations join when they are related to the group: reading a value the
     # group reads or computes, or looping over the same dimensions (by

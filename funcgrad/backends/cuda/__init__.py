@@ -2,12 +2,14 @@
 
 Work in progress (issue 13). What runs where today:
 
-- each fused elementwise group of the program's fusion plan
-  (``passes.fusion``) is one kernel (``kernels.py``), its scalar rules in
-  ``lowering.cuda_scalar``;
-- every other group (reductions, matrix products, structural and indexing
-  operations, control flow) runs on the host, through the primitives' NumPy
-  implementations (the interpreter's);
+- each fused elementwise or reduction group of the program's fusion plan
+  (``passes.fusion``) is one kernel (``kernels.py``: grid-stride loops;
+  reductions as block-level trees in shared memory), its rules in
+  ``lowering.cuda_scalar`` and ``lowering.cuda_reduction``;
+- every other group (matrix products, structural and indexing operations,
+  control flow, reduction groups whose accumulators reduce different axes)
+  runs on the host, through the primitives' NumPy implementations (the
+  interpreter's);
 - a value stays where the step that made it ran, and is copied to the
   host or the device once per call when a later step needs it there
   (consecutive kernels pass device arrays); inputs that are device arrays
@@ -32,13 +34,14 @@ from .. import register_backend
 
 __all__ = ["compile_program", "available", "plan_program"]
 
-THREADS = 256          # threads per block (the simulator: 32, each a Python thread)
-MAX_BLOCKS = 1024      # blocks per launch (the grid-stride loop covers the rest)
+THREADS = 256          # threads per block
+MAX_BLOCKS = 1024      # blocks per launch (the grid-stride loops cover the rest)
+SIM_THREADS, SIM_BLOCKS = 8, 4   # on the simulator, where every thread is a Python thread
 
 
-def _threads(cuda) -> int:
+def _launch_limits(cuda) -> tuple:
     from numba import config
-    return 32 if config.ENABLE_CUDASIM else THREADS
+    return (SIM_THREADS, SIM_BLOCKS) if config.ENABLE_CUDASIM else (THREADS, MAX_BLOCKS)
 
 
 def _cuda():
@@ -67,13 +70,15 @@ def plan_program(program: Program):
     from ...passes.fusion import plan_fusion
 
     program = inline_calls(optimize(program))
-    return program, plan_fusion(program)
+    return program, plan_fusion(program, uniform_reductions=True)
 
 
 def _load(kernel, cuda):
     from . import device
 
-    namespace = {"cuda": cuda, "math": math, "np": np}
+    import numba
+
+    namespace = {"cuda": cuda, "math": math, "np": np, "nbt": numba}
     namespace.update({name: getattr(device, name) for name in device.__all__})
     exec(compile(kernel.source, f"<funcgrad cuda kernel {kernel.name}>", "exec"), namespace)
     return cuda.jit(namespace[kernel.name])
@@ -117,7 +122,7 @@ class _Values:
 
 def compile_program(program: Program):
     """Return ``run(*flat_args) -> list`` for ``program`` (NumPy arrays)."""
-    from .kernels import render
+    from .kernels import reducible, render, render_reduction
 
     cuda = _cuda()
     program, plan = plan_program(program)
@@ -128,16 +133,19 @@ def compile_program(program: Program):
             named[v] = next(gen)
         return named[v]
 
+    threads, max_blocks = _launch_limits(cuda)
     steps = []
     for k, group in enumerate(plan.groups):
         if group.kind == "elementwise":
             kernel = render(group, f"kernel_{k}", names)
             steps.append(("kernel", kernel, _load(kernel, cuda)))
+        elif group.kind == "reduction" and reducible(group):
+            kernel = render_reduction(group, f"kernel_{k}", names, threads)
+            steps.append(("kernel", kernel, _load(kernel, cuda)))
         else:
             sub = Program([], [], [], list(group.eqns), [])
             steps.append(("host", sub, None))
 
-    threads = _threads(cuda)
 
     def run(*args):
         vals = _Values(cuda)
@@ -154,10 +162,10 @@ def compile_program(program: Program):
                     for v, o in zip(eqn.outputs, outs):
                         vals.put(v, o)
                 continue
-            n = int(np.prod(item.loop_shape))
+            n = item.kept or int(np.prod(item.loop_shape))
             ins = [vals.device(v) for v in item.inputs]
             outs = [cuda.device_array(v.aval.shape or (1,), v.aval.dtype) for v in item.outputs]
-            blocks = max(1, min(MAX_BLOCKS, -(-n // threads)))
+            blocks = max(1, min(max_blocks, n if item.kept else -(-n // threads)))
             fn[blocks, threads](n, *ins, *outs)
             for v, d in zip(item.outputs, outs):
                 vals.put_device(v, d)

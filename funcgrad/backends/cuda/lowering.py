@@ -15,9 +15,15 @@ from __future__ import annotations
 from ...primitives.elementwise import (acos_p, asin_p, atan2_p, atan_p, ceil_p, cos_p, cosh_p, exp_p, expm1_p,
                                        floor_p, floordiv_p, isfinite_p, log1p_p, log_p, logistic_p, max_p, min_p,
                                        rem_p, round_p, sign_p, sin_p, sinh_p, sqrt_p, tan_p, tanh_p)
-from ..numba_backend.lowering import _by_kind, _fmt, _keep_float, scalar_lowering
+from dataclasses import dataclass
+from typing import Callable
 
-__all__ = ["cuda_scalar", "DEVICE_HELPERS"]
+import numpy as np
+
+from ...primitives.reduction import reduce_max_p, reduce_min_p, reduce_prod_p, reduce_sum_p
+from ..numba_backend.lowering import _by_kind, _fmt, _keep_float, np_type, scalar_lowering
+
+__all__ = ["cuda_scalar", "cuda_reduction", "CudaReduction", "DEVICE_HELPERS"]
 
 cuda_scalar = dict(scalar_lowering)
 cuda_scalar.update({
@@ -51,3 +57,35 @@ cuda_scalar.update({
 # the device functions the rules above name (device.py defines them)
 DEVICE_HELPERS = ("d_logistic", "d_sign", "d_rint", "d_fmax", "d_fmin", "d_remainder_float", "d_remainder_int",
                   "d_floordiv_float", "d_floordiv_int")
+
+
+@dataclass(frozen=True)
+class CudaReduction:
+    """A reduction in a kernel: each thread folds its elements into a
+    private accumulator that starts at ``identity(dtype)``, then the block's
+    accumulators are combined pairwise in shared memory (a tree), with
+    ``combine(a, b)``. Accumulators have the output's dtype (float32 sums in
+    float32: the tree order keeps the error growing with log2 of the count
+    per level rather than linearly)."""
+    identity: Callable[[np.dtype], str]
+    combine: Callable[[str, str], str]
+
+
+def _extreme(lowest: bool):
+    def identity(dt):
+        dt = np.dtype(dt)
+        if dt.kind == "f":
+            return f"{np_type(dt)}({'-' if lowest else ''}math.inf)"
+        if dt.kind in "iu":
+            info = np.iinfo(dt)
+            return f"{np_type(dt)}({info.min if lowest else info.max})"
+        return "False" if lowest else "True"
+    return identity
+
+
+cuda_reduction = {
+    reduce_sum_p: CudaReduction(lambda dt: f"{np_type(dt)}(0)", lambda a, b: f"{a} + {b}"),
+    reduce_prod_p: CudaReduction(lambda dt: f"{np_type(dt)}(1)", lambda a, b: f"{a} * {b}"),
+    reduce_max_p: CudaReduction(_extreme(True), lambda a, b: f"d_fmax({a}, {b})"),
+    reduce_min_p: CudaReduction(_extreme(False), lambda a, b: f"d_fmin({a}, {b})"),
+}
