@@ -134,3 +134,20 @@ def test_reductions_run_as_tree_kernels(dtype, rtol):
     i = rng.integers(-5, 5, (4, 33)).astype(np.int32)
     got, want = both(lambda i: (fnp.sum(i, axis=1), fnp.max(i), (i > 0).any(axis=0)), i)
     assert_close(got, want, 0)
+
+
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_matrix_products_run_on_the_device(ta, tb):
+    from funcgrad import primitives as P
+    a = rng.normal(size=(2, 5, 7))            # sizes no multiple of the simulator's 4 x 4 tiles
+    b = rng.normal(size=(2, 7, 3))
+    a_, b_ = (np.swapaxes(a, -1, -2).copy() if ta else a), (np.swapaxes(b, -1, -2).copy() if tb else b)
+    f = lambda a, b: P.matmul(a, b, transpose_a=ta, transpose_b=tb)
+    run = fcuda.compile_program(fg.make_ir(f)(a_, b_))
+    assert run.where == ["matmul"]
+    np.testing.assert_allclose(run(a_, b_)[0], a @ b, rtol=1e-12)
+    got, want = both(f, a_.astype(np.float32), b_.astype(np.float32))
+    assert_close(got, want, 2e-5)
+    i, j = rng.integers(-3, 4, (4, 6)), rng.integers(-3, 4, (6, 2))
+    got, want = both(lambda i, j: i @ j, i, j)
+    assert_close(got, want, 0)

@@ -6,9 +6,10 @@ Work in progress (issue 13). What runs where today:
   (``passes.fusion``) is one kernel (``kernels.py``: grid-stride loops;
   reductions as block-level trees in shared memory), its rules in
   ``lowering.cuda_scalar`` and ``lowering.cuda_reduction``;
-- every other group (matrix products, structural and indexing operations,
-  control flow, reduction groups whose accumulators reduce different axes)
-  runs on the host, through the primitives' NumPy implementations (the
+- matrix products run on the device (``matmul.py``: CuPy's cuBLAS where
+  CuPy is installed, a tiled ``@cuda.jit`` kernel on the simulator);
+- every other group (structural and indexing operations, control flow,
+  decompositions) runs on the host, through the primitives' NumPy implementations (the
   interpreter's);
 - a value stays where the step that made it ran, and is copied to the
   host or the device once per call when a later step needs it there
@@ -112,6 +113,11 @@ class _Values:
             x = self.on_host[v] = self.on_device[v].copy_to_host().reshape(v.aval.shape)
         return x
 
+    def device_or_literal(self, a):
+        if type(a) is Literal:
+            return self.cuda.to_device(np.asarray(a.value, a.aval.dtype).reshape(a.aval.shape or (1,)))
+        return self.device(a)
+
     def device(self, v):
         d = self.on_device.get(v)
         if d is None:
@@ -122,7 +128,9 @@ class _Values:
 
 def compile_program(program: Program):
     """Return ``run(*flat_args) -> list`` for ``program`` (NumPy arrays)."""
+    from ...primitives.linalg import matmul_p
     from .kernels import reducible, render, render_reduction
+    from .matmul import device_matmul
 
     cuda = _cuda()
     program, plan = plan_program(program)
@@ -142,6 +150,8 @@ def compile_program(program: Program):
         elif group.kind == "reduction" and reducible(group):
             kernel = render_reduction(group, f"kernel_{k}", names, threads)
             steps.append(("kernel", kernel, _load(kernel, cuda)))
+        elif group.kind == "single" and group.eqns[0].primitive is matmul_p:
+            steps.append(("matmul", group.eqns[0], None))
         else:
             sub = Program([], [], [], list(group.eqns), [])
             steps.append(("host", sub, None))
@@ -154,6 +164,12 @@ def compile_program(program: Program):
         for v, a in zip(program.in_vars, args):
             vals.put(v, a)
         for kind, item, fn in steps:
+            if kind == "matmul":
+                (a, b), out = item.inputs, item.outputs[0]
+                d = device_matmul(cuda, vals.device_or_literal(a), vals.device_or_literal(b), out.aval,
+                                  item.params["transpose_a"], item.params["transpose_b"])
+                vals.put_device(out, d.reshape(out.aval.shape or (1,)))
+                continue
             if kind == "host":
                 for eqn in item.eqns:
                     invals = [a.value if type(a) is Literal else vals.host(a) for a in eqn.inputs]
@@ -173,6 +189,7 @@ def compile_program(program: Program):
                 for a in program.out_atoms]
 
     run.program, run.plan, run.kernels = program, plan, [s[1] for s in steps if s[0] == "kernel"]
+    run.where = [kind for kind, _, _ in steps]     # per plan group: "kernel", "matmul" (device) or "host"
     return run
 
 
