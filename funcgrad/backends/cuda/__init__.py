@@ -157,7 +157,7 @@ def compile_program(program: Program):
             steps.append(("host", sub, None))
 
 
-    def run(*args):
+    def execute(args, to_host):
         vals = _Values(cuda)
         for v, c in zip(program.const_vars, program.consts):
             vals.put(v, c)
@@ -185,11 +185,17 @@ def compile_program(program: Program):
             fn[blocks, threads](n, *ins, *outs)
             for v, d in zip(item.outputs, outs):
                 vals.put_device(v, d)
+        if not to_host:
+            return [vals.device_or_literal(a) for a in program.out_atoms]
         return [np.array(a.value, copy=True) if type(a) is Literal else np.array(vals.host(a), copy=True)
                 for a in program.out_atoms]
 
+    def run(*args):
+        return execute(args, True)
+
     run.program, run.plan, run.kernels = program, plan, [s[1] for s in steps if s[0] == "kernel"]
     run.where = [kind for kind, _, _ in steps]     # per plan group: "kernel", "matmul" (device) or "host"
+    run.on_device = lambda *args: execute(args, False)   # results as device arrays (0-d ones of shape (1,))
     return run
 
 

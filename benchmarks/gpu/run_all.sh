@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The one script to run on a machine with an NVIDIA GPU (issue 13): the CUDA
+# backend's tests on the device (no simulator), then the GPU benchmarks.
+# Usage: benchmarks/gpu/run_all.sh OUT_DIR   (from the repository root; the
+# machine needs numba-cuda, and CuPy, PyTorch and JAX for the references).
+set -uo pipefail
+out="${1:?usage: benchmarks/gpu/run_all.sh OUT_DIR}"
+mkdir -p "$out"
+cd "$(dirname "$0")/../.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export NUMBA_ENABLE_CUDASIM=0
+export FUNCGRAD_CACHE_DIR="${FUNCGRAD_CACHE_DIR:-$out/cache}"
+{
+  date -u
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || true
+  python -c "import numba, numpy; print('numba', numba.__version__, 'numpy', numpy.__version__)"
+  python -c "import cupy; print('cupy', cupy.__version__)" 2>&1 | tail -1
+} > "$out/device.txt" 2>&1
+timeout 300 python -m pytest -q -p no:cacheprovider tests/test_cuda_backend.py > "$out/tests.txt" 2>&1
+echo "tests rc=$?" >> "$out/tests.txt"
+timeout 400 python benchmarks/gpu/bench_gpu.py > "$out/bench_gpu.md" 2>&1
+echo "bench rc=$?" >> "$out/bench_gpu.md"
+tail -n 3 "$out/tests.txt" "$out/bench_gpu.md"
