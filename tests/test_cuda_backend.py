@@ -151,3 +151,19 @@ def test_matrix_products_run_on_the_device(ta, tb):
     i, j = rng.integers(-3, 4, (4, 6)), rng.integers(-3, 4, (6, 2))
     got, want = both(lambda i, j: i @ j, i, j)
     assert_close(got, want, 0)
+
+
+def test_scatter_add_and_reshapes_run_on_the_device(monkeypatch):
+    from numba import cuda
+    from funcgrad.primitives.indexing import scatter_add
+    op = rng.normal(size=(3, 5, 2))
+    idx = np.array([4, 0, 4, -1, 7, 2])                  # repeats, and two out of range (dropped)
+    upd = rng.normal(size=(3, 6, 2))
+    f = lambda op, upd: scatter_add(fnp.tanh(op), idx, upd * 2.0, 1).reshape(15, 2) * 1.5
+    run = fcuda.compile_program(fg.make_ir(f)(op, upd))
+    assert "host" not in run.where and "device" in run.where
+    copies = []
+    real = cuda.to_device
+    monkeypatch.setattr(cuda, "to_device", lambda a, *r, **k: copies.append(a.shape) or real(a, *r, **k))
+    np.testing.assert_allclose(run(op, upd)[0], fg.jit(f, backend="interpret")(op, upd), rtol=1e-13)
+    assert sorted(copies) == sorted([op.shape, upd.shape, idx.shape])   # the inputs (idx: a constant)

@@ -8,8 +8,10 @@ Work in progress (issue 13). What runs where today:
   ``lowering.cuda_scalar`` and ``lowering.cuda_reduction``;
 - matrix products run on the device (``matmul.py``: CuPy's cuBLAS where
   CuPy is installed, a tiled ``@cuda.jit`` kernel on the simulator);
-- every other group (structural and indexing operations, control flow,
-  decompositions) runs on the host, through the primitives' NumPy implementations (the
+- ``structural.device_rules`` run some of the other equations on the
+  device (reshapes as views, ``scatter_add`` with atomic additions);
+- every other group (most structural and indexing operations, control
+  flow, decompositions) runs on the host, through the primitives' NumPy implementations (the
   interpreter's);
 - a value stays where the step that made it ran, and is copied to the
   host or the device once per call when a later step needs it there
@@ -85,6 +87,13 @@ def _load(kernel, cuda):
     return cuda.jit(namespace[kernel.name])
 
 
+class _Context:
+    """What a device rule (``structural.device_rules``) works with."""
+
+    def __init__(self, cuda, vals, limits):
+        self.cuda, self.vals, self.limits = cuda, vals, limits
+
+
 class _Values:
     """The values of one call: each on the host (a NumPy array), on the
     device (a device array of its shape, 0-d ones as shape (1,)), or both
@@ -118,6 +127,9 @@ class _Values:
             return self.cuda.to_device(np.asarray(a.value, a.aval.dtype).reshape(a.aval.shape or (1,)))
         return self.device(a)
 
+    def on_device_now(self, v):
+        return type(v) is not Literal and v in self.on_device
+
     def device(self, v):
         d = self.on_device.get(v)
         if d is None:
@@ -131,6 +143,7 @@ def compile_program(program: Program):
     from ...primitives.linalg import matmul_p
     from .kernels import reducible, render, render_reduction
     from .matmul import device_matmul
+    from .structural import device_rules
 
     cuda = _cuda()
     program, plan = plan_program(program)
@@ -152,6 +165,8 @@ def compile_program(program: Program):
             steps.append(("kernel", kernel, _load(kernel, cuda)))
         elif group.kind == "single" and group.eqns[0].primitive is matmul_p:
             steps.append(("matmul", group.eqns[0], None))
+        elif group.kind == "single" and group.eqns[0].primitive in device_rules:
+            steps.append(("device", group.eqns[0], device_rules[group.eqns[0].primitive]))
         else:
             sub = Program([], [], [], list(group.eqns), [])
             steps.append(("host", sub, None))
@@ -159,6 +174,7 @@ def compile_program(program: Program):
 
     def execute(args, to_host):
         vals = _Values(cuda)
+        ctx = _Context(cuda, vals, (threads, max_blocks))
         for v, c in zip(program.const_vars, program.consts):
             vals.put(v, c)
         for v, a in zip(program.in_vars, args):
@@ -170,8 +186,10 @@ def compile_program(program: Program):
                                   item.params["transpose_a"], item.params["transpose_b"])
                 vals.put_device(out, d.reshape(out.aval.shape or (1,)))
                 continue
-            if kind == "host":
-                for eqn in item.eqns:
+            if kind == "device" and fn(ctx, item):
+                continue
+            if kind in ("host", "device"):
+                for eqn in (item.eqns if kind == "host" else [item]):
                     invals = [a.value if type(a) is Literal else vals.host(a) for a in eqn.inputs]
                     outs = eqn.primitive.impl(*invals, **eqn.params)
                     outs = outs if eqn.primitive.multiple_results else [outs]
@@ -194,7 +212,9 @@ def compile_program(program: Program):
         return execute(args, True)
 
     run.program, run.plan, run.kernels = program, plan, [s[1] for s in steps if s[0] == "kernel"]
-    run.where = [kind for kind, _, _ in steps]     # per plan group: "kernel", "matmul" (device) or "host"
+    # per plan group: "kernel", "matmul", "device" (a device rule, which may leave a call's equation
+    # to the host: a reshape of a value on the host) or "host"
+    run.where = [kind for kind, _, _ in steps]
     run.on_device = lambda *args: execute(args, False)   # results as device arrays (0-d ones of shape (1,))
     return run
 
