@@ -19,6 +19,7 @@ from .core.ir import Program, ShapedArray
 from .jit import Lowered, jit
 from .control_flow import cond, fori_loop, scan, switch, while_loop
 from .custom_derivatives import CustomRuleError, checkpoint, custom_jvp, custom_vjp, remat
+from .device_array import DeviceArray, device_get, device_put
 from .errors import (DtypeError, FuncgradError, InputError, LeakedTracerError, ShapeError,
                      TracerBoolError, TreeError, UnsupportedError)
 
@@ -33,5 +34,5 @@ def clear_cache():
 
 __all__ = ["fori_loop", "while_loop", "scan", "cond", "switch", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian", "hessian",
            "hvp", "vmap", "custom_jvp", "custom_vjp", "checkpoint", "remat", "CustomRuleError", "make_ir", "stop_gradient", "jit", "Lowered", "tree", "numpy", "config", "optim", "random", "data", "clear_cache",
-           "Program", "ShapedArray", "FuncgradError", "ShapeError", "DtypeError", "InputError",
+           "DeviceArray", "device_put", "device_get", "Program", "ShapedArray", "FuncgradError", "ShapeError", "DtypeError", "InputError",
            "TracerBoolError", "TreeError", "UnsupportedError", "LeakedTracerError", "__version__"]

@@ -21,6 +21,7 @@ from .core.evaluate import eval_program
 from .core import trace as _trace
 from .core.ir import Program, ShapedArray, Var
 from .core.trace import Tracer, trace_flat
+from .device_array import DeviceArray
 from .errors import InputError
 from .primitives import stop_gradient as _stop_gradient_leaf
 from .program_cache import constants_as_inputs, program_cache
@@ -35,7 +36,7 @@ def _as_leaf(x, path, what):
     if isinstance(x, Tracer):
         return x
     where = path or "the argument"
-    if isinstance(x, np.ndarray):
+    if isinstance(x, (np.ndarray, DeviceArray)):
         if x.dtype.kind not in "biuf":
             raise InputError(f"{what}: {where} is an array of dtype {x.dtype} (shape {x.shape}); "
                              "funcgrad works with boolean, integer and floating-point arrays")

@@ -17,6 +17,7 @@ import functools
 import numpy as np
 
 from . import tree as tree_util
+from .device_array import DeviceArray
 from .api import _avals, _flatten_args, _run, _trace_user
 from .program_cache import program_cache as _cache
 from .core import trace as _trace
@@ -103,7 +104,7 @@ class Lowered:
         return self.as_text()
 
 
-_ARRAY_TYPES = (np.ndarray, np.generic)
+_ARRAY_TYPES = (np.ndarray, np.generic, DeviceArray)
 # Python numbers, typed as the slow path types them (np.asarray's defaults)
 # (weakly typed: the third entry keeps them apart from 0-d arrays of the same dtype)
 _PY_SIGNATURES = {float: ((), np.dtype(np.float64), True), int: ((), np.dtype(np.int64), True),

@@ -167,3 +167,30 @@ def test_scatter_add_and_reshapes_run_on_the_device(monkeypatch):
     monkeypatch.setattr(cuda, "to_device", lambda a, *r, **k: copies.append(a.shape) or real(a, *r, **k))
     np.testing.assert_allclose(run(op, upd)[0], fg.jit(f, backend="interpret")(op, upd), rtol=1e-13)
     assert sorted(copies) == sorted([op.shape, upd.shape, idx.shape])   # the inputs (idx: a constant)
+
+
+def test_a_training_loop_keeps_its_state_on_the_device(monkeypatch):
+    from numba import cuda
+    params = {"w": rng.normal(size=(4, 3)), "b": np.zeros(3)}
+    x, y = rng.normal(size=(6, 4)), rng.normal(size=(6, 3))
+
+    def step(p, x, y):
+        g = fg.grad(lambda p: fnp.mean((fnp.tanh(x @ p["w"] + p["b"]) - y) ** 2))(p)
+        return fg.tree.map(lambda w, d: w - 0.1 * d, p, g)
+
+    jitted = fg.jit(step, backend="cuda")
+    p, xd, yd = fg.device_put(params), fg.device_put(x), fg.device_put(y)
+    assert isinstance(p["w"], fg.DeviceArray) and p["w"].shape == (4, 3) and p["w"].dtype == np.float64
+    p = jitted(p, xd, yd)                     # compiles; copies the program's constants once
+    copies = []
+    real = cuda.to_device
+    monkeypatch.setattr(cuda, "to_device", lambda a, *r, **k: copies.append(a.shape) or real(a, *r, **k))
+    for _ in range(3):
+        p = jitted(p, xd, yd)
+    assert copies == [] and isinstance(p["b"], fg.DeviceArray)
+    want = params
+    for _ in range(4):
+        want = fg.jit(step, backend="interpret")(want, x, y)
+    got = fg.device_get(p)
+    assert isinstance(got["w"], np.ndarray)
+    assert_close(got, want, 1e-12)

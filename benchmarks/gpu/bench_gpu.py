@@ -8,13 +8,13 @@ Parts:
 
 1. elementwise throughput on 2**24 float32 values: ``tanh``, ``exp`` and a
    fused chain of 10 operations, one kernel each, device arrays in and out
-   (``run.on_device``), as a fraction of the device-to-device copy bandwidth
+   (``DeviceArray`` results), as a fraction of the device-to-device copy bandwidth
    measured here;
 2. one SGD step of the 784-100-10 tanh/softmax MLP in float32, batch 500 and
-   8192: ``fg.jit(step, backend="cuda")`` (NumPy in and out: the host copies
-   are part of it today) against PyTorch eager, ``torch.compile`` and JAX on
-   the same GPU where installed; with the step's device launches and host
-   steps counted.
+   8192: ``p = fg.jit(step, backend="cuda")(p, x, y)`` with the parameters
+   and data on the device (``fg.device_put`` once, the step's results fed
+   back) against PyTorch eager, ``torch.compile`` and JAX on the same GPU
+   where installed; with the step's device launches and host steps counted.
 
 Medians of many calls (``--repeats``), synchronizing the device around each.
 """
@@ -69,7 +69,7 @@ def part_elementwise(n, repeats):
         run = fcuda.compile_program(fg.make_ir(f)(x))
         assert run.where == ["kernel"], run.where
         np.testing.assert_allclose(run(x)[0], f(x), rtol=2e-5, atol=2e-6)
-        t = _median(lambda: run.on_device(d), repeats, cuda.synchronize)
+        t = _median(lambda: run(d), repeats, cuda.synchronize)
         g = 2 * x.nbytes / t
         print(f"| {name} | {t * 1e6:,.0f} us | {g / 1e9:.0f} | {g / bw:.2f} |")
 
@@ -113,7 +113,12 @@ def part_mlp(batches, repeats, sizes=(784, 100)):
             np.testing.assert_allclose(got[k], ref[k], rtol=1e-3, atol=1e-5)
         run = fcuda.compile_program(fg.make_ir(step)(params, x, y))
         where = run.where
-        t_fg = _median(lambda: jitted(params, x, y), repeats, cuda.synchronize)
+        state = {"p": fg.device_put(params)}
+        xd, yd = fg.device_put(x), fg.device_put(y)
+
+        def fg_step():
+            state["p"] = jitted(state["p"], xd, yd)
+        t_fg = _median(fg_step, repeats, cuda.synchronize)
         t_eager = t_comp = t_jax = None
         try:
             import torch

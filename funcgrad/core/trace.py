@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import (DtypeError, FuncgradError, LeakedTracerError, TracerBoolError,
                       format_location, _internal)
+from ..device_array import DeviceArray
 from .ir import Eqn, Literal, Program, ShapedArray, Var, dead_code_elimination
 
 __all__ = ["Primitive", "primitives", "Tracer", "Trace", "trace_flat", "aval_of", "is_tracer",
@@ -80,6 +81,8 @@ class Primitive:
 def aval_of(x) -> ShapedArray:
     if isinstance(x, Tracer):
         return x._var.aval
+    if isinstance(x, DeviceArray):
+        return ShapedArray(x.shape, x.dtype)
     return ShapedArray(np.shape(x), np.result_type(x))
 
 

@@ -16,7 +16,9 @@ Work in progress (issue 13). What runs where today:
 - a value stays where the step that made it ran, and is copied to the
   host or the device once per call when a later step needs it there
   (consecutive kernels pass device arrays); inputs that are device arrays
-  (``__cuda_array_interface__``) are read in place; results are NumPy arrays.
+  (``DeviceArray``, or anything with ``__cuda_array_interface__``) are read
+  in place; results are ``funcgrad.DeviceArray`` s, which stay on the device
+  (``np.asarray`` or ``fg.device_get`` copies them to the host).
 
 So the backend is correct (it is tested against the interpreter under Numba's
 CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``) but not yet fast; device-resident
@@ -32,6 +34,7 @@ import math
 import numpy as np
 
 from ...core.ir import Literal, Program, _names
+from ...device_array import DeviceArray
 from ...errors import UnsupportedError
 from .. import register_backend
 
@@ -101,12 +104,15 @@ class _Values:
     once per call. Inputs with ``__cuda_array_interface__`` (CuPy, PyTorch,
     Numba device arrays) are used on the device as they are."""
 
-    def __init__(self, cuda):
+    def __init__(self, cuda, keep=None):
         self.cuda, self.on_host, self.on_device = cuda, {}, {}
+        self.keep = keep if keep is not None else {}   # program constants: their device copies, kept across calls
 
     def put(self, v, x):
         cuda = self.cuda
-        if hasattr(cuda, "is_cuda_array") and cuda.is_cuda_array(x):   # Numba's, CuPy's, PyTorch's: zero copy
+        if isinstance(x, DeviceArray):
+            self.put_device(v, x.device_array)
+        elif hasattr(cuda, "is_cuda_array") and cuda.is_cuda_array(x):   # Numba's, CuPy's, PyTorch's: zero copy
             self.put_device(v, cuda.as_cuda_array(x).reshape(v.aval.shape or (1,)))
         elif not isinstance(x, np.ndarray) and cuda.devicearray.is_cuda_ndarray(x):   # the simulator's
             self.put_device(v, x.reshape(v.aval.shape or (1,)))
@@ -133,8 +139,13 @@ class _Values:
     def device(self, v):
         d = self.on_device.get(v)
         if d is None:
+            d = self.keep.get(v)
+        if d is None:
             x = np.ascontiguousarray(np.asarray(self.on_host[v], dtype=v.aval.dtype).reshape(v.aval.shape or (1,)))
-            d = self.on_device[v] = self.cuda.to_device(x)
+            d = self.cuda.to_device(x)
+            if v in self.const_vars:
+                self.keep[v] = d
+        self.on_device[v] = d
         return d
 
 
@@ -172,8 +183,12 @@ def compile_program(program: Program):
             steps.append(("host", sub, None))
 
 
+    consts_on_device = {}
+    const_vars = frozenset(program.const_vars)
+
     def execute(args, to_host):
-        vals = _Values(cuda)
+        vals = _Values(cuda, consts_on_device)
+        vals.const_vars = const_vars
         ctx = _Context(cuda, vals, (threads, max_blocks))
         for v, c in zip(program.const_vars, program.consts):
             vals.put(v, c)
@@ -204,18 +219,18 @@ def compile_program(program: Program):
             for v, d in zip(item.outputs, outs):
                 vals.put_device(v, d)
         if not to_host:
-            return [vals.device_or_literal(a) for a in program.out_atoms]
+            return [DeviceArray(vals.device_or_literal(a), a.aval.shape, a.aval.dtype) for a in program.out_atoms]
         return [np.array(a.value, copy=True) if type(a) is Literal else np.array(vals.host(a), copy=True)
                 for a in program.out_atoms]
 
     def run(*args):
-        return execute(args, True)
+        return execute(args, False)
 
     run.program, run.plan, run.kernels = program, plan, [s[1] for s in steps if s[0] == "kernel"]
     # per plan group: "kernel", "matmul", "device" (a device rule, which may leave a call's equation
     # to the host: a reshape of a value on the host) or "host"
     run.where = [kind for kind, _, _ in steps]
-    run.on_device = lambda *args: execute(args, False)   # results as device arrays (0-d ones of shape (1,))
+    run.to_host = lambda *args: execute(args, True)    # results as NumPy arrays
     return run
 
 
