@@ -152,7 +152,12 @@ if __name__ == "__main__":
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backend", choices=("numba", "vm", "interpret", "cuda"), default=None,
+                        help="where the compiled functions run (default: funcgrad.config, numba); cuda: the GPU "
+                             "backend's first stage (the epoch's scan runs on the host there)")
     args = parser.parse_args()
+    if args.backend:
+        fg.config.default_backend = args.backend
     result = main(args.epochs, args.batch_size, args.lr, seed=args.seed)
     if result["test_accuracy"] < 0.95:
         raise SystemExit(f"test accuracy {result['test_accuracy']:.2%} is below the 95% this example promises")
