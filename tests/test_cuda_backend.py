@@ -194,3 +194,20 @@ def test_a_training_loop_keeps_its_state_on_the_device(monkeypatch):
     got = fg.device_get(p)
     assert isinstance(got["w"], np.ndarray)
     assert_close(got, want, 1e-12)
+
+
+def test_structural_and_indexing_kernels():
+    from funcgrad import primitives as P
+    x = rng.normal(size=(3, 4, 2))
+    idx = np.array([[2, 0], [5, -1]])              # out of range: clipped, as np.take(mode="clip")
+
+    def f(x, idx):
+        return (fnp.transpose(x, (2, 0, 1)) * 1.0, x[1:, ::2, :1] * 2.0, fnp.flip(x, axis=(0, 2)) + 1.0,
+                P.pad(x, (1, 0, 2), (0, 2, 1), (0, 1, 0)) - 1.0, fnp.concatenate([x, x * 3.0], axis=1),
+                P.take(x, idx, 1) * 1.0, P.take(x[0, 0], idx[0, 0], 0) * 1.0)
+
+    run = fcuda.compile_program(fg.make_ir(f)(x, idx))
+    assert "host" not in run.where, [(w, [e.primitive.name for e in g.eqns])
+                                     for w, g in zip(run.where, run.plan.groups) if w == "host"]
+    got, want = run(x, idx), fg.jit(f, backend="interpret")(x, idx)
+    assert_close(got, want, 1e-13)

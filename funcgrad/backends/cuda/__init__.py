@@ -8,10 +8,12 @@ Work in progress (issue 13). What runs where today:
   ``lowering.cuda_scalar`` and ``lowering.cuda_reduction``;
 - matrix products run on the device (``matmul.py``: CuPy's cuBLAS where
   CuPy is installed, a tiled ``@cuda.jit`` kernel on the simulator);
-- ``structural.device_rules`` run some of the other equations on the
-  device (reshapes as views, ``scatter_add`` with atomic additions);
-- every other group (most structural and indexing operations, control
-  flow, decompositions) runs on the host, through the primitives' NumPy implementations (the
+- ``transpose``, ``slice``, ``rev``, ``pad``, ``concatenate`` and ``take``
+  are one kernel each (``indexing.py``: each output element read from its
+  source); ``structural.device_rules`` run reshapes as views and
+  ``scatter_add`` with atomic additions;
+- every other group (the remaining indexing operations, control flow,
+  decompositions, random bits) runs on the host, through the primitives' NumPy implementations (the
   interpreter's);
 - a value stays where the step that made it ran, and is copied to the
   host or the device once per call when a later step needs it there
@@ -154,6 +156,7 @@ def compile_program(program: Program):
     from ...primitives.linalg import matmul_p
     from .kernels import reducible, render, render_reduction
     from .matmul import device_matmul
+    from .indexing import cuda_index, render_index
     from .structural import device_rules
 
     cuda = _cuda()
@@ -176,6 +179,9 @@ def compile_program(program: Program):
             steps.append(("kernel", kernel, _load(kernel, cuda)))
         elif group.kind == "single" and group.eqns[0].primitive is matmul_p:
             steps.append(("matmul", group.eqns[0], None))
+        elif group.kind == "single" and group.eqns[0].primitive in cuda_index:
+            kernel = render_index(group.eqns[0], f"kernel_{k}")
+            steps.append(("kernel", kernel, _load(kernel, cuda)))
         elif group.kind == "single" and group.eqns[0].primitive in device_rules:
             steps.append(("device", group.eqns[0], device_rules[group.eqns[0].primitive]))
         else:
@@ -212,7 +218,7 @@ def compile_program(program: Program):
                         vals.put(v, o)
                 continue
             n = item.kept or int(np.prod(item.loop_shape))
-            ins = [vals.device(v) for v in item.inputs]
+            ins = [vals.device_or_literal(v) for v in item.inputs]
             outs = [cuda.device_array(v.aval.shape or (1,), v.aval.dtype) for v in item.outputs]
             blocks = max(1, min(max_blocks, n if item.kept else -(-n // threads)))
             fn[blocks, threads](n, *ins, *outs)

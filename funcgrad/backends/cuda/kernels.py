@@ -49,14 +49,18 @@ class Kernel:
 
 
 def _literal(lit: Literal) -> str:
-    dt = np.dtype(lit.aval.dtype)
+    return _literal_of(lit.value, lit.aval.dtype)
+
+
+def _literal_of(value, dtype) -> str:
+    dt = np.dtype(dtype)
     if dt.kind == "b":
-        return repr(bool(lit.value))
+        return repr(bool(value))
     if dt.kind == "f":
-        v = float(lit.value)
+        v = float(value)
         text = "math.inf" if v == math.inf else "-math.inf" if v == -math.inf else "math.nan" if v != v else repr(v)
     else:
-        text = repr(int(lit.value))
+        text = repr(int(value))
     return f"{np_type(dt)}({text})"
 
 

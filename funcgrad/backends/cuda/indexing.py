@@ -1,0 +1,97 @@
+"""Kernels of the structural and indexing primitives that move elements
+without computing on them: ``cuda_index[prim](eqn, src) -> str``, the
+expression of one output element at the loop indices ``i0, i1, ...``, where
+``src(k, index)`` reads operand ``k`` at a list of index expressions. One
+kernel per equation (a grid-stride loop over its output, as
+``kernels.render``): ``transpose``, ``slice``, ``rev``, ``pad``,
+``concatenate``, ``take`` (indices clipped, as the interpreter's
+``np.take(mode="clip")``).
+"""
+from __future__ import annotations
+
+from ...primitives.indexing import take_p
+from ...primitives.shape import concatenate_p, pad_p, rev_p, slice_p, transpose_p
+from ..numba_backend.lowering import ishape
+from .kernels import Kernel, _literal_of, _unravel
+
+__all__ = ["cuda_index", "render_index"]
+
+
+def _transpose(eqn, src):
+    perm = eqn.params["permutation"]
+    idx = [None] * len(perm)
+    for d, p in enumerate(perm):
+        idx[p] = f"i{d}"
+    return src(0, idx)
+
+
+def _slice(eqn, src):
+    return src(0, [f"{b} + i{d} * {s}" for d, (b, s) in enumerate(zip(eqn.params["starts"], eqn.params["strides"]))])
+
+
+def _rev(eqn, src):
+    shape = eqn.inputs[0].aval.shape
+    return src(0, [f"{shape[d] - 1} - i{d}" if d in eqn.params["axes"] else f"i{d}" for d in range(len(shape))])
+
+
+def _pad(eqn, src):
+    x = eqn.inputs[0]
+    conds, idx = [], []
+    for d, (n, lo, step) in enumerate(zip(x.aval.shape, eqn.params["low"], eqn.params["interior"])):
+        t = f"(i{d} - {lo})"
+        conds.append(f"{t} >= 0 and {t} % {step + 1} == 0 and {t} // {step + 1} < {n}")
+        idx.append(f"{t} // {step + 1}")
+    zero = _literal_of(0, eqn.outputs[0].aval.dtype)
+    return f"({src(0, idx)} if {' and '.join(conds) or 'True'} else {zero})"
+
+
+def _concatenate(eqn, src):
+    axis = eqn.params["axis"]
+    nd = len(eqn.outputs[0].aval.shape)
+    expr, at = None, 0
+    pieces = []
+    for k, x in enumerate(eqn.inputs):
+        n = x.aval.shape[axis]
+        idx = [f"i{d}" if d != axis else f"i{d} - {at}" for d in range(nd)]
+        pieces.append((at + n, src(k, idx)))
+        at += n
+    expr = pieces[-1][1]
+    for limit, read in reversed(pieces[:-1]):
+        expr = f"({read} if i{axis} < {limit} else {expr})"
+    return expr
+
+
+def _take(eqn, src):
+    x, ix = eqn.inputs
+    axis = eqn.params["axis"]
+    k = len(ix.aval.shape)
+    n = x.aval.shape[axis]
+    inner = src(1, [f"i{axis + j}" for j in range(k)]) if k else src(1, [])
+    clipped = f"min(max({inner}, 0), {n - 1})"
+    idx = [f"i{d}" for d in range(axis)] + [clipped] + [f"i{d - 1 + k}" for d in range(axis + 1, len(x.aval.shape))]
+    return src(0, idx)
+
+
+cuda_index = {transpose_p: _transpose, slice_p: _slice, rev_p: _rev, pad_p: _pad,
+              concatenate_p: _concatenate, take_p: _take}
+
+
+def render_index(eqn, name: str) -> Kernel:
+    """The kernel of one equation of ``cuda_index``."""
+    out = eqn.outputs[0]
+    loop = ishape(out.aval)
+
+    def src(k, idx):
+        a = eqn.inputs[k]
+        return f"in_{k}[{', '.join(idx) if a.aval.shape else '0'}]"
+
+    args = [f"in_{k}" for k in range(len(eqn.inputs))]
+    lines = [f"def {name}(n, {', '.join(args)}, out):",
+             "    f = cuda.grid(1)",
+             "    stride = cuda.gridsize(1)",
+             "    while f < n:"]
+    body = _unravel(loop, "f", range(len(loop)), "r")
+    body.append(f"out[{', '.join(f'i{d}' for d in range(len(loop)))}] = {cuda_index[eqn.primitive](eqn, src)}")
+    body.append("f += stride")
+    source = "\n".join(lines + ["        " + b for b in body]) + "\n"
+    return Kernel(name, source, tuple(loop), tuple(eqn.inputs), (out,))
