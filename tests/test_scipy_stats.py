@@ -228,15 +228,21 @@ def test_vmap_and_jvp():
 
 
 def _dists(x, p):
-    return (st.norm.logpdf(x, 0.3, 1.7) + st.norm.logcdf(x) + st.t.logpdf(x, 3.0),
-            st.gamma.logpdf(p * 4, 2.5) + st.beta.logpdf(p, 2.0, 3.0) + st.poisson.logpmf(x * x, p + 1)
-            + st.bernoulli.logpmf(0.0, p))
+    out = (st.norm.logpdf(x, 0.3, 1.7) + st.norm.logcdf(x) + st.t.logpdf(x, 3.0),
+           st.gamma.logpdf(p * 4, 2.5) + st.beta.logpdf(p, 2.0, 3.0) + st.poisson.logpmf(x * x, p + 1)
+           + st.bernoulli.logpmf(0.0, p))
+    if x.dtype == np.float32:
+        # the distribution functions, through betainc's and gammaincc's fori_loops compiled in
+        # float32 (gammainc in float64: test_scipy_special.py's program; each loop adds seconds
+        # of Numba compile, so they are not repeated in float64 here)
+        out = out + (st.beta.cdf(p, 2.5, x * x + 0.5) + st.poisson.cdf(x * x, p * 10),)
+    return out
 
 
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-13), (np.float32, 2e-6)])
 def test_numba_matches_interpreter(dtype, rtol):
-    # one compiled program per dtype (float32 also exercises erfc, erfcx and gammaln
-    # compiled in float32)
+    # one compiled program per dtype (float32 also exercises erfc, erfcx, gammaln and the
+    # fori_loops of betainc / gammaincc compiled in float32)
     x = np.array([-40.0, -2.0, 0.0, 1.0, 3.0], dtype)
     p = np.array([0.0, 0.1, 0.5, 0.9, 1.0], dtype)
     outs_n = fg.jit(_dists, backend="numba")(x, p)
@@ -244,3 +250,129 @@ def test_numba_matches_interpreter(dtype, rtol):
     for a, b in zip(outs_n, outs_i):
         assert a.dtype == dtype
         np.testing.assert_allclose(a, b, rtol=rtol)
+
+
+# ----------------------------------------------------------------------------- distribution functions
+# (gamma, beta, t, poisson: funcgrad.scipy.special.gammainc / betainc underneath)
+
+CDF_RNG = np.random.default_rng(11)
+CDF_METHODS = ("cdf", "sf", "logcdf", "logsf")
+
+
+@pytest.mark.parametrize("xs,ls,ss_", SHAPES)
+def test_cdfs_values(xs, ls, ss_):
+    x = CDF_RNG.normal(1, 3, xs)
+    loc = CDF_RNG.normal(0, 0.3, ls)
+    scale = CDF_RNG.uniform(0.5, 2, ss_)
+    a = CDF_RNG.uniform(0.3, 20, ls)
+    df = CDF_RNG.uniform(0.5, 30, ls)
+    b = CDF_RNG.uniform(0.3, 20, ss_)
+    xb = CDF_RNG.uniform(-0.2, 1.2, xs)
+    for m in CDF_METHODS:
+        close(getattr(st.gamma, m)(x, a, loc, scale), getattr(ss.gamma, m)(x, a, loc, scale), 1e-12, 1e-300)
+        close(getattr(st.t, m)(x, df, loc, scale), getattr(ss.t, m)(x, df, loc, scale), 1e-12, 1e-300)
+        close(getattr(st.beta, m)(xb, a, b), getattr(ss.beta, m)(xb, a, b), 1e-12, 1e-300)
+        close(getattr(st.beta, m)(x, a, b, loc, scale + 3), getattr(ss.beta, m)(x, a, b, loc, scale + 3), 1e-12, 1e-300)
+    k = np.floor(CDF_RNG.uniform(-2, 30, xs)) + (CDF_RNG.uniform(0, 1, xs) < 0.3) * 0.5   # some non-integer k
+    mu = CDF_RNG.uniform(0, 25, ls)
+    for m in ("cdf", "sf"):
+        close(getattr(st.poisson, m)(k, mu), getattr(ss.poisson, m)(k, mu), 1e-12, 1e-300)
+    # SciPy's poisson.logcdf is log(cdf), which rounds near cdf = 1: log1p(-sf) there
+    c = ss.poisson.cdf(k, mu)
+    close(st.poisson.logcdf(k, mu), np.where(c > 0.5, np.log1p(-ss.poisson.sf(k, mu)), np.log(c)), 1e-12)
+
+
+def test_cdfs_edges_and_tails():
+    inf = np.inf
+    x = np.array([-inf, -1.0, 0.0, 0.5, 1.0, 2.0, inf])
+    for a in (0.5, 1.0, 3.0):
+        for m in CDF_METHODS:
+            np.testing.assert_array_equal(getattr(st.gamma, m)(x[[0, 1, 2, 6]], a), getattr(ss.gamma, m)(x[[0, 1, 2, 6]], a))
+            for b in (0.5, 1.0, 4.0):
+                close(getattr(st.beta, m)(x, a, b), getattr(ss.beta, m)(x, a, b), 1e-14)
+    for df in (0.7, 3.0, inf):
+        for m in CDF_METHODS:
+            close(getattr(st.t, m)(x, df), getattr(ss.t, m)(x, df), 1e-14)
+    # invalid parameters: nan
+    for got in (st.gamma.cdf(1.0, -1.0), st.gamma.sf(1.0, 2.0, 0.0, -1.0), st.beta.cdf(0.5, 0.0, 1.0),
+                st.beta.logsf(0.5, 1.0, -2.0), st.t.cdf(1.0, 0.0), st.t.logcdf(1.0, 2.0, 0.0, -1.0),
+                st.poisson.cdf(1.0, -1.0), st.poisson.logcdf(np.nan, 1.0)):
+        assert np.isnan(got)
+    # poisson: k < 0, non-integer k, mu = 0, loc
+    k = np.array([-1.0, -0.5, 0.0, 0.5, 1.0, 2.7, 7.0, 30.0])
+    for mu in (0.0, 0.5, 3.0, 40.0):
+        close(st.poisson.cdf(k, mu), ss.poisson.cdf(k, mu), 1e-13)
+        close(st.poisson.sf(k, mu), ss.poisson.sf(k, mu), 1e-13, 1e-300)
+        close(st.poisson.cdf(k, mu, 2), ss.poisson.cdf(k, mu, 2), 1e-13)
+    # the logs keep their digits where the probability is near 1 (SciPy's poisson.logcdf rounds to 0):
+    # log(1 - q) with q = sf accurate
+    k = np.array([10.0, 30.0, 60.0])
+    close(st.poisson.logcdf(k, 2.0), np.log1p(-ss.poisson.sf(k, 2.0)), 1e-13)
+    close(st.gamma.logcdf(np.array([40.0, 60.0]), 2.0), np.log1p(-ss.gamma.sf(np.array([40.0, 60.0]), 2.0)), 1e-13)
+    close(st.t.logsf(np.array([-30.0, -1e3]), 3.0), np.log1p(-ss.t.cdf(np.array([-30.0, -1e3]), 3.0)), 1e-13)
+    # tails: relative accuracy of the small side
+    z = np.array([-1e4, -300.0, -30.0, -3.0])
+    for df in (1.0, 4.5, 50.0):
+        close(st.t.cdf(z, df), ss.t.cdf(z, df), 1e-12)
+        close(st.t.logcdf(z, df), ss.t.logcdf(z, df), 1e-13)
+    # near the center (no cancellation in 1 - df / (df + t^2))
+    close(st.t.cdf(np.array([1e-9, -1e-12, 1e-3]), 5.0) - 0.5, ss.t.cdf(np.array([1e-9, -1e-12, 1e-3]), 5.0) - 0.5,
+          1e-12)
+    xg = np.array([50.0, 150.0, 400.0])
+    close(st.gamma.sf(xg, 3.0), ss.gamma.sf(xg, 3.0), 1e-13)
+    close(st.gamma.logsf(xg, 3.0), ss.gamma.logsf(xg, 3.0), 1e-13)
+    close(st.beta.sf(np.array([0.999, 0.99999]), 2.0, 30.0), ss.beta.sf(np.array([0.999, 0.99999]), 2.0, 30.0), 1e-12)
+
+
+def test_cdfs_float32():
+    x = np.float32([0.2, 0.5, 0.7, 3.0])
+    for m in CDF_METHODS:
+        outs = {
+            "gamma": (getattr(st.gamma, m)(x, 2.5), getattr(ss.gamma, m)(x, 2.5)),
+            "beta": (getattr(st.beta, m)(x, np.float32(2.0), 3.0, 0.0, 4.0), getattr(ss.beta, m)(x, 2.0, 3.0, 0.0, 4.0)),
+            "t": (getattr(st.t, m)(x - 1, 3.0), getattr(ss.t, m)(x - 1, 3.0)),
+            "poisson": (getattr(st.poisson, m)(x * 3, np.float32(2.0)), getattr(ss.poisson, m)(x * 3, 2.0)),
+        }
+        for name, (got, ref) in outs.items():
+            assert got.dtype == np.float32, (name, m)
+            close(got, ref.astype(np.float32), 1e-5)
+    g = fg.grad(lambda v: fnp.sum(st.gamma.cdf(v, 2.5) + st.t.logcdf(v, 3.0) + st.beta.sf(v, 2.0, 3.0, 0, 4)))(x)
+    assert g.dtype == np.float32
+
+
+def test_cdfs_grads():
+    x = np.array([0.3, 1.2, 3.5])
+    check_grads(lambda v, a, s: st.gamma.cdf(v, a, 0.1, s), (x, np.array(2.5), np.array(0.7)), argnums=(0, 1, 2),
+                ref=lambda v, a, s: ss.gamma.cdf(v, a, 0.1, s), rtol=1e-7, value_rtol=1e-13)
+    check_grads(lambda v, a: st.gamma.logsf(v, a), (x, np.array(1.7)), argnums=(0, 1),
+                ref=lambda v, a: ss.gamma.logsf(v, a), rtol=1e-7, value_rtol=1e-13)
+    xb = np.array([0.1, 0.5, 0.8])
+    check_grads(lambda v, a, b: st.beta.cdf(v, a, b), (xb, np.array(2.5), np.array(0.7)), argnums=(0, 1, 2),
+                ref=lambda v, a, b: ss.beta.cdf(v, a, b), rtol=1e-7, value_rtol=1e-13)
+    xt = np.array([-4.0, -0.3, 0.2, 2.5])
+    check_grads(lambda v, d: st.t.cdf(v, d, 0.1, 1.3), (xt, np.array(3.5)), argnums=(0, 1),
+                ref=lambda v, d: ss.t.cdf(v, d, 0.1, 1.3), rtol=1e-7, value_rtol=1e-13)
+    k = np.array([0.0, 2.0, 5.0])
+    check_grads(lambda m: st.poisson.cdf(k, m), (np.array(2.5),), ref=lambda m: ss.poisson.cdf(k, m),
+                rtol=1e-7, value_rtol=1e-13)
+    # d/dx cdf = pdf; d/dmu poisson.cdf(k) = -pmf(k)
+    close(fg.grad(lambda v: fnp.sum(st.t.cdf(v, 3.0)))(xt), ss.t.pdf(xt, 3.0), 1e-13)
+    close(fg.grad(lambda v: fnp.sum(st.beta.logcdf(v, 2.0, 3.0)))(xb), ss.beta.pdf(xb, 2.0, 3.0) / ss.beta.cdf(xb, 2.0, 3.0),
+          1e-13)
+    close(fg.grad(lambda m: fnp.sum(st.poisson.cdf(k, m)))(2.5), -np.sum(ss.poisson.pmf(k, 2.5)), 1e-13)
+    # outside the support: finite (zero) gradients
+    g = fg.grad(lambda v: fnp.sum(st.gamma.logsf(v, 2.0) + st.beta.logcdf(v, 2.0, 3.0) + st.beta.logsf(v + 2.5, 2, 3)
+                                  + st.poisson.logcdf(v, 3.0)))(np.array([-1.0, -0.5]))
+    np.testing.assert_array_equal(g, [0.0, 0.0])
+
+
+def test_cdfs_vmap_and_jvp():
+    X = CDF_RNG.uniform(0.1, 4, (4, 3))
+    f = lambda row: st.gamma.cdf(row, 2.0) + st.t.sf(row, 4.0) + st.beta.logcdf(row / 5, 2.0, 3.0)  # noqa: E731
+    ref = [ss.gamma.cdf(r, 2.0) + ss.t.sf(r, 4.0) + ss.beta.logcdf(r / 5, 2.0, 3.0) for r in X]
+    close(fg.vmap(f)(X), np.stack(ref), 1e-13)
+    x = np.array([-5.0, 0.2, 1.5])
+    t_ = np.array([1.0, 0.5, -2.0])
+    out, tan = fg.jvp(lambda v: st.t.logcdf(v, 2.5), (x,), (t_,))
+    close(out, ss.t.logcdf(x, 2.5), 1e-13)
+    close(tan, ss.t.pdf(x, 2.5) / ss.t.cdf(x, 2.5) * t_, 1e-12)

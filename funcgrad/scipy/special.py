@@ -1,9 +1,12 @@
 """``funcgrad.scipy.special``: SciPy's special functions on traced values.
 
 Every function is a composition of :mod:`funcgrad.numpy` operations (no new
-primitives), so ``grad``, ``jvp``, ``vmap``, ``jit`` and every backend handle it
-and derivatives come from differentiating the approximation itself. Names and
-signatures are SciPy's.
+primitives; the incomplete gamma and beta functions iterate with
+:func:`funcgrad.fori_loop`, a fixed number of times), so ``grad``, ``jvp``,
+``vmap``, ``jit`` and every backend handle it and derivatives come from
+differentiating the approximation itself (``gammainc``, ``gammaincc`` and
+``betainc`` take their ``x``-derivative from its closed form instead, by a
+:func:`funcgrad.custom_jvp`). Names and signatures are SciPy's.
 
 Conventions:
 
@@ -14,7 +17,9 @@ Conventions:
   gets inputs that are safe for it ("double where"), so the branch not taken
   never sends ``nan``/``inf`` into a gradient.
 * Accuracy figures are maximum relative errors against ``scipy.special``
-  measured by ``tests/test_scipy_special.py`` (float64 unless said).
+  measured by ``tests/test_scipy_special.py`` (float64 unless said); for the
+  incomplete gamma and beta functions also against mpmath (40 digits), since
+  SciPy's own error there (up to 1.5e-13) is larger than theirs.
 """
 from __future__ import annotations
 
@@ -25,6 +30,8 @@ import numpy as np
 
 from .. import numpy as fnp
 from .. import primitives as P
+from ..control_flow import fori_loop
+from ..custom_derivatives import custom_jvp
 from ..core.trace import Tracer
 from ..errors import InputError, UnsupportedError
 from ..nn import activations as _act
@@ -32,12 +39,14 @@ from ..numpy import _core as C
 from ..numpy._math import _finish, _floats
 from . import _coeffs as K
 
-__all__ = ["erf", "erfc", "erfinv", "erfcx", "gammaln", "digamma", "polygamma", "betaln", "logit", "expit",
+__all__ = ["erf", "erfc", "erfinv", "erfcx", "gammaln", "digamma", "polygamma", "betaln", "gammainc",
+           "gammaincc", "betainc", "logit", "expit",
            "xlogy", "xlog1py", "entr", "i0e", "i1e", "logsumexp", "softmax", "log_softmax"]
 
 _SQRT_PI = math.sqrt(math.pi)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_PI = math.log(math.pi)
+_LOG_2PI = math.log(2.0 * math.pi)
 _INF = float("inf")
 _NAN = float("nan")
 
@@ -444,6 +453,346 @@ def betaln(a, b):
     growing relatively when ``a + b`` is large against ``|betaln|``."""
     (a, b), weak = _floats(a, b)
     return _finish(gammaln(a) + gammaln(b) - gammaln(a + b), weak)
+
+
+# ----------------------------------------------------------------------------- incomplete gamma and beta
+
+# Fixed iteration counts (the code is traced: no data-dependent loops), by itemsize. Measured
+# for a, b <= 100: the rounding floor is reached by 80 (gamma) and 30 (beta) iterations in
+# float64, 50 and 10 in float32; the counts below leave a margin. More iterations cost run time
+# only (one loop in the program), not program size.
+_IGAM_ITERS = {8: 100, 4: 50}
+_IBETA_ITERS = {8: 40, 4: 20}
+
+
+def _n_iters(table, x):
+    return table[4 if _is_f32(x) else 8]
+
+
+def _stirling_corr(y):
+    """``lgamma(y) - ((y - 1/2) log y - y + log(2 pi)/2)`` for ``y >= 8`` (Stirling's series)."""
+    r = 1.0 / y
+    return _horner(r * r, K.STIRLING) * r
+
+
+def _stirling_main(y):
+    """``(y - 1/2) log y - y + log(2 pi)/2``: Stirling's ``lgamma(y)`` without the series."""
+    return (y - 0.5) * fnp.log(y) - y + _HALF_LOG_2PI
+
+
+def _log_rising8(u):
+    """``log(u (u+1) ... (u+7))``, so that ``lgamma(u) = lgamma(u + 8) - _log_rising8(u)``
+    (Stirling's series at ``u + 8 >= 8``: absolutely accurate to a few ``eps`` for small
+    ``u``, and a much smaller program than :func:`gammaln`; used in the incomplete gamma
+    and beta functions, where the absolute error of a log-factor is what matters)."""
+    prod = u
+    for i in range(1, 8):
+        prod = prod * (u + float(i))
+    return fnp.log(prod)
+
+
+def _log_gamma_fac(a, x):
+    """``log(x^a exp(-x) / Gamma(a))`` for ``a > 0``, ``x > 0`` (finite). For ``a >= 8``
+    Stirling's form ``a log(x/a) + (a - x) + log(a / 2 pi)/2 - corr(a)``: no cancellation
+    of large terms near ``x = a`` (the direct form loses ``(a log x + x + lgamma a) eps``);
+    below, ``a log x - x - lgamma(a)`` with ``lgamma(a)`` from Stirling at ``a + 8``."""
+    large = a >= 8.0
+    a_s = fnp.where(large, 1.0, a)
+    a_l = fnp.where(large, a, 8.0)
+    x_l = fnp.where(large, x, 8.0)
+    corr = _stirling_corr(fnp.where(large, a, a + 8.0))          # one series for both branches
+    direct = a_s * fnp.log(x) - x - (_stirling_main(a_s + 8.0) - _log_rising8(a_s))
+    stirling = a_l * fnp.log(x_l / a_l) + (a_l - x_l) + 0.5 * fnp.log(a_l / (2.0 * math.pi))
+    return fnp.where(large, stirling, direct) - corr
+
+
+def _igamma_core(a, x):
+    """``(P(a, x), Q(a, x), log(x^a e^-x / Gamma(a)))`` for ``a > 0``, ``0 < x < inf`` (same shapes).
+
+    ``x < max(a, 1)``: the power series ``P = x^a e^-x / Gamma(a + 1) sum_n x^n / ((a+1)...(a+n))``;
+    otherwise Legendre's continued fraction for ``Q`` by the modified Lentz method (Cephes'
+    split: ``Q`` directly wherever ``x >= 1`` and ``x >= a``). One
+    ``fori_loop`` runs both recurrences (each on inputs safe for it) a fixed number of times."""
+    ser = (x < a) | (x < 1.0)
+    a_s = fnp.where(ser, a, 1.0)
+    x_s = fnp.where(ser, x, 0.5)
+    a_c = fnp.where(ser, 1.0, a)
+    x_c = fnp.where(ser, 3.0, x)
+    one = fnp.ones_like(x)
+    b0 = x_c + 1.0 - a_c
+    d0 = 1.0 / b0
+
+    def body(_, carry):
+        k, term, total, b, c, d, h = carry
+        k = k + 1.0
+        term = term * (x_s / (a_s + k))
+        total = total + term
+        an = k * (a_c - k)
+        b = b + 2.0
+        d = 1.0 / (an * d + b)
+        c = b + an / c
+        h = h * (d * c)
+        return k, term, total, b, c, d, h
+
+    init = (_c(0.0, x), one, one, b0, 1e30 * one, d0, d0)
+    _, _, total, _, _, _, h = fori_loop(0, _n_iters(_IGAM_ITERS, x), body, init)
+    lf = _log_gamma_fac(a, x)
+    fac = fnp.exp(lf)
+    p_ser = fac * total / a
+    q_cf = fac * h
+    p = fnp.where(ser, p_ser, 1.0 - q_cf)
+    q = fnp.where(ser, 1.0 - p_ser, q_cf)
+    return p, q, lf
+
+
+def _igamma_edges(a, x, inner, p, q):
+    """``(P, Q)`` with SciPy's edge values around the core's (``p, q`` computed on safe inputs)."""
+    nan = _c(_NAN, x)
+    valid = (a >= 0.0) & (x >= 0.0) & ~((a == 0.0) & (x == 0.0)) & ~((a == _INF) & (x == _INF))
+    zero, one = _c(0.0, x), _c(1.0, x)
+    # outside the core: x = 0 -> P = 0; a = 0 or x = inf -> P = 1; a = inf -> P = 0
+    edge_p = fnp.where(x == 0.0, zero, fnp.where((a == 0.0) | (x == _INF), one, zero))
+    p = fnp.where(inner, p, fnp.where(valid, edge_p, nan))
+    q = fnp.where(inner, q, fnp.where(valid, 1.0 - edge_p, nan))
+    return p, q
+
+
+def _igamma_safe(a, x):
+    inner = (a > 0.0) & (x > 0.0) & (a < _INF) & (x < _INF)
+    return fnp.where(inner, a, 1.0), fnp.where(inner, x, 1.0), inner
+
+
+@custom_jvp
+def _igamma(a, x):
+    a_s, x_s, inner = _igamma_safe(a, x)
+    p, q, _ = _igamma_core(a_s, x_s)
+    return _igamma_edges(a, x, inner, p, q)
+
+
+@_igamma.defjvp
+def _igamma_jvp(primals, tangents):
+    """``d/dx P = x^(a-1) e^-x / Gamma(a)`` in closed form; ``d/da`` by forward-mode
+    differentiation of the series / continued fraction (about 1e-14 relative)."""
+    from ..jacobians import jvp
+    (a, x), (ta, tx) = primals, tangents
+    a_s, x_s, inner = _igamma_safe(a, x)
+    (p, q, lf), (dpa, _, _) = jvp(lambda u: _igamma_core(u, x_s), (a_s,), (fnp.where(inner, ta, 0.0),))
+    p, q = _igamma_edges(a, x, inner, p, q)
+    dens = fnp.exp(lf) / x_s
+    # at x = 0 the density is inf (a < 1), 1 (a = 1) or 0; 0 at x = inf, a = 0 or inf
+    edge_d = fnp.where((x == 0.0) & (a > 0.0) & (a < _INF),
+                       fnp.where(a < 1.0, _c(_INF, x), fnp.where(a == 1.0, _c(1.0, x), _c(0.0, x))), _c(0.0, x))
+    dens = fnp.where(inner, dens, edge_d)
+    # nan (where the value is) times each tangent: linear in the tangents, so that reverse
+    # mode (the transpose of this rule) gives nan there too
+    bad = fnp.where(fnp.isnan(p), _c(_NAN, x), _c(0.0, x))
+    dp = fnp.where(inner, dpa, 0.0) + bad * ta + (dens + bad) * tx
+    return (p, q), (dp, -dp)
+
+
+def _broadcast_floats(*xs):
+    xs, weak = _floats(*xs)
+    shape = np.broadcast_shapes(*(C.shape(v) for v in xs))
+    return [fnp.broadcast_to(v, shape) for v in xs], weak
+
+
+def gammainc(a, x):
+    """``scipy.special.gammainc``: the regularized lower incomplete gamma function
+    ``P(a, x) = int_0^x t^(a-1) e^-t dt / Gamma(a)``.
+
+    ``x < max(a, 1)``: the power series; otherwise ``1 - Q`` with ``Q`` from Legendre's
+    continued fraction (modified Lentz), both run a fixed number of times (100 in float64,
+    50 in float32) in one ``fori_loop``. The factor ``x^a e^-x / Gamma(a)`` uses Stirling's
+    form for ``a >= 8`` (no cancellation near ``x = a``). Edge values as SciPy:
+    ``P(a, 0) = 0``, ``P(0, x > 0) = 1``, ``P(a, inf) = 1``, ``P(inf, x) = 0``; ``nan`` for
+    ``a < 0``, ``x < 0``, ``P(0, 0)`` and ``P(inf, inf)``.
+
+    Accuracy, a in [0.1, 100], x in [0, 200] (and x within 30% of a): max relative error
+    2e-14 against mpmath (SciPy's own: 5e-14 for P, 1.2e-13 for Q), 1.5e-13 against SciPy;
+    float32 1.4e-5 (99% of points below 4e-6). It grows as ``|x - a| eps`` in the tails
+    (the conditioning of the problem: float32 reaches 1e-5 there), and as ``eps / Q`` for
+    ``Q = 1 - P`` where ``x < 1`` and ``a`` is small (``Q(0.1, 0.9) = 0.03``). Beyond
+    a = 100 the fixed number of terms stops converging near x = a: 4e-14 at a = 150,
+    2e-8 at a = 300, 2e-3 at a = 1000.
+    Derivatives: w.r.t. ``x`` the closed form ``x^(a-1) e^-x / Gamma(a)`` (a custom JVP);
+    w.r.t. ``a`` the forward-mode derivative of the series / continued fraction: 6e-15
+    relative against mpmath on the domain above."""
+    (a, x), weak = _broadcast_floats(a, x)
+    return _finish(_igamma(a, x)[0], weak)
+
+
+def gammaincc(a, x):
+    """``scipy.special.gammaincc``: ``Q(a, x) = 1 - P(a, x)``, computed directly by the
+    continued fraction for ``x >= max(a, 1)`` (so it keeps its relative accuracy in the
+    tail, down to the underflow of ``x^a e^-x``); ``1 - P`` below. Max relative error 4e-14
+    against mpmath (float32: 2.2e-5, 99% below 6e-6); see :func:`gammainc`."""
+    (a, x), weak = _broadcast_floats(a, x)
+    return _finish(_igamma(a, x)[1], weak)
+
+
+def _log_beta_fac(a, b, x):
+    """``log(x^a (1-x)^b / B(a, b))`` for ``a, b > 0``, ``0 < x < 1`` (finite).
+
+    Both ``a, b >= 8``: ``a log(x / x0) + b log((1 - x) / (1 - x0)) + log(a b / (2 pi (a + b)))/2
+    - corr(a) - corr(b) + corr(a + b)`` with ``x0 = a / (a + b)`` (Stirling); one of them
+    (``l``) ``>= 8``: ``lgamma(l + s) - lgamma(l)`` by Stirling's difference; else directly,
+    with each ``lgamma(u)`` from Stirling at ``u + 8``. (The direct form with :func:`betaln`
+    cancels terms of the size of ``lgamma(a + b)``.) Each case needs three Stirling series:
+    their arguments are selected, so three are evaluated in all. (Stacking the arguments
+    to evaluate one series would break the Numba backend's loop fusion: slower to compile.)"""
+    lo = fnp.minimum(a, b)
+    hi = fnp.maximum(a, b)
+    both = lo >= 8.0
+    one = (hi >= 8.0) & ~both
+    none = ~(both | one)
+    # the series: -corr(u1) - corr(u2) + corr(u3)
+    first = fnp.where(both, 1.0, fnp.where(one, lo, a))            # s, or a when both are small
+    u1 = fnp.where(both, a, first + 8.0)
+    u2 = fnp.where(both, b, fnp.where(one, hi, b + 8.0))
+    u3 = fnp.where(both, a + b, fnp.where(one, a + b, a + b + 8.0))     # (both small: u1 + u2 - 8)
+    corr = _stirling_corr(u3) - _stirling_corr(u1) - _stirling_corr(u2)
+    # both large
+    a2 = fnp.where(both, a, 8.0)
+    b2 = fnp.where(both, b, 8.0)
+    x2 = fnp.where(both, x, 0.5)
+    ab = a2 + b2
+    v_both = (a2 * fnp.log(x2 * ab / a2) + b2 * fnp.log((1.0 - x2) * ab / b2)
+              + 0.5 * (fnp.log(a2) + fnp.log(b2 / ab) - _LOG_2PI))
+    # one large (l) and one small (s): -lgamma(s) + lgamma(l + s) - lgamma(l); both small:
+    # -lgamma(a) + lgamma(b + a) - lgamma(b), the difference at l = b + 8 (shifted back by the
+    # rising factorials), so that one formula serves both
+    v_first = _log_rising8(first) - _stirling_main(first + 8.0)              # -lgamma(first) without its series
+    l1 = fnp.where(both, 8.0, fnp.where(one, hi, b + 8.0))
+    ls = l1 + first
+    d = (l1 - 0.5) * fnp.log1p(first / l1) + first * fnp.log(ls) - first     # lgamma(l + s) - lgamma(l), idem
+    b0 = fnp.where(none, b, 1.0)
+    shift = _log_rising8(b0) - _log_rising8(b0 + first)
+    xs = fnp.where(both, 0.5, x)
+    v_direct = a * fnp.log(xs) + b * fnp.log1p(-xs) + v_first + d + fnp.where(none, shift, 0.0)
+    return fnp.where(both, v_both, v_direct) + corr
+
+
+def _ibeta_core(a, b, x):
+    """``(I_x(a, b), 1 - I_x(a, b), log(x^a (1-x)^b / B(a, b)))`` for ``a, b > 0``, ``0 < x < 1``.
+
+    The continued fraction of ``I_x(a, b) a B(a, b) / (x^a (1-x)^b)`` (modified Lentz, a
+    fixed number of steps) where ``x <= (a + 1) / (a + b + 2)``, else ``1 - I_(1-x)(b, a)``."""
+    sw = x > (a + 1.0) / (a + b + 2.0)
+    aa = fnp.where(sw, b, a)
+    bb = fnp.where(sw, a, b)
+    xx = fnp.where(sw, 1.0 - x, x)
+    tiny = 1e-30
+    qab = aa + bb
+    qap = aa + 1.0
+    qam = aa - 1.0
+    one = fnp.ones_like(xx)
+
+    def guard(v):
+        return fnp.where(fnp.abs(v) < tiny, tiny, v)
+
+    d0 = 1.0 / guard(1.0 - qab * xx / qap)
+
+    def body(_, carry):
+        m, c, d, h = carry
+        m = m + 1.0
+        m2 = 2.0 * m
+        e = m * (bb - m) * xx / ((qam + m2) * (aa + m2))
+        d = 1.0 / guard(1.0 + e * d)
+        c = guard(1.0 + e / c)
+        h = h * (d * c)
+        e = -(aa + m) * (qab + m) * xx / ((aa + m2) * (qap + m2))
+        d = 1.0 / guard(1.0 + e * d)
+        c = guard(1.0 + e / c)
+        h = h * (d * c)
+        return m, c, d, h
+
+    _, _, _, h = fori_loop(0, _n_iters(_IBETA_ITERS, x), body, (_c(0.0, x), one, d0, d0))
+    lf = _log_beta_fac(aa, bb, xx)
+    f = fnp.exp(lf) * h / aa
+    g = 1.0 - f
+    return fnp.where(sw, g, f), fnp.where(sw, f, g), lf
+
+
+def _ibeta_safe(a, b, x):
+    inner = (a > 0.0) & (b > 0.0) & (a < _INF) & (b < _INF) & (x > 0.0) & (x < 1.0)
+    return fnp.where(inner, a, 1.0), fnp.where(inner, b, 1.0), fnp.where(inner, x, 0.5), inner
+
+
+def _ibeta_edges(a, b, x, inner, v, vc):
+    valid = ((a >= 0.0) & (b >= 0.0) & (x >= 0.0) & (x <= 1.0) & ~((a == 0.0) & (b == 0.0))
+             & ~((a == _INF) & (b == _INF)))
+    zero, one = _c(0.0, x), _c(1.0, x)
+    # x = 0 -> 0, x = 1 -> 1, then a = 0 or b = inf -> 1, b = 0 or a = inf -> 0
+    edge = fnp.where(x == 0.0, zero, fnp.where(x == 1.0, one, fnp.where((a == 0.0) | (b == _INF), one, zero)))
+    nan = _c(_NAN, x)
+    return fnp.where(inner, v, fnp.where(valid, edge, nan)), fnp.where(inner, vc, fnp.where(valid, 1.0 - edge, nan))
+
+
+@custom_jvp
+def _ibeta(a, b, x):
+    a_s, b_s, x_s, inner = _ibeta_safe(a, b, x)
+    v, vc, _ = _ibeta_core(a_s, b_s, x_s)
+    return _ibeta_edges(a, b, x, inner, v, vc)
+
+
+@_ibeta.defjvp
+def _ibeta_jvp(primals, tangents):
+    """``d/dx I = x^(a-1) (1-x)^(b-1) / B(a, b)`` in closed form; ``d/da``, ``d/db`` by
+    forward-mode differentiation of the continued fraction."""
+    from ..jacobians import jvp
+    (a, b, x), (ta, tb, tx) = primals, tangents
+    a_s, b_s, x_s, inner = _ibeta_safe(a, b, x)
+    (v, vc, lf), (dv, _, _) = jvp(lambda u, w: _ibeta_core(u, w, x_s), (a_s, b_s),
+                                  (fnp.where(inner, ta, 0.0), fnp.where(inner, tb, 0.0)))
+    out, comp = _ibeta_edges(a, b, x, inner, v, vc)
+    # the factor is symmetric (x^a (1-x)^b / B(a, b) = (1-x)^b x^a / B(b, a)): valid after the swap
+    dens = fnp.exp(lf) / (x_s * (1.0 - x_s))
+    # at x = 0: inf (a < 1), 1/B(1, b) = b (a = 1), 0; at x = 1 symmetrically
+    at0 = fnp.where(a < 1.0, _c(_INF, x), fnp.where(a == 1.0, b, _c(0.0, x)))
+    at1 = fnp.where(b < 1.0, _c(_INF, x), fnp.where(b == 1.0, a, _c(0.0, x)))
+    pos = (a > 0.0) & (b > 0.0) & (a < _INF) & (b < _INF)
+    edge_d = fnp.where(pos & (x == 0.0), at0, fnp.where(pos & (x == 1.0), at1, _c(0.0, x)))
+    dens = fnp.where(inner, dens, edge_d)
+    bad = fnp.where(fnp.isnan(out), _c(_NAN, x), _c(0.0, x))      # as in _igamma_jvp
+    dout = fnp.where(inner, dv, 0.0) + bad * (ta + tb) + (dens + bad) * tx
+    return (out, comp), (dout, -dout)
+
+
+def betainc(a, b, x):
+    """``scipy.special.betainc``: the regularized incomplete beta function
+    ``I_x(a, b) = int_0^x t^(a-1) (1-t)^(b-1) dt / B(a, b)``.
+
+    The continued fraction (modified Lentz, 40 double steps in float64, 20 in float32, one
+    ``fori_loop``) for ``x <= (a + 1) / (a + b + 2)``, else ``1 - I_(1-x)(b, a)``; the factor
+    ``x^a (1-x)^b / B(a, b)`` by Stirling's series where ``a`` or ``b`` is at least 8 (no
+    cancellation of ``lgamma(a + b)``). Edge values as SciPy: ``I_0 = 0``, ``I_1 = 1``,
+    ``I_x(0, b) = 1``, ``I_x(a, 0) = 0``, ``I_x(inf, b) = 0``, ``I_x(a, inf) = 1``; ``nan``
+    for ``a < 0``, ``b < 0``, ``x`` outside [0, 1], ``a = b = 0`` and ``a = b = inf``.
+
+    Accuracy, a, b in [0.1, 100], x in [0, 1] (and near the mean ``a / (a + b)``): max
+    relative error 4e-14 against mpmath (SciPy's: 2e-14), 1.2e-13 against SciPy; float32
+    8e-5 (99% of points below 9e-6, median 6e-7: the error grows where the result is
+    ``1 - I_(1-x)(b, a)`` and small, and with the conditioning). Beyond 100 the fixed number
+    of steps converges less near the mean: 7e-14 at a = b = 300, 1e-10 at a = b = 1000.
+    Derivatives: w.r.t. ``x`` the closed form ``x^(a-1) (1-x)^(b-1) / B(a, b)`` (a custom
+    JVP); w.r.t. ``a`` and ``b`` the forward-mode derivative of the continued fraction:
+    2e-14 relative against mpmath."""
+    (a, b, x), weak = _broadcast_floats(a, b, x)
+    return _finish(_ibeta(a, b, x)[0], weak)
+
+
+def _gammainc_pair(a, x):
+    """``(P(a, x), Q(a, x))``, each accurate where it is small (one evaluation), for ``stats``."""
+    (a, x), weak = _broadcast_floats(a, x)
+    p, q = _igamma(a, x)
+    return _finish(p, weak), _finish(q, weak)
+
+
+def _betainc_pair(a, b, x):
+    """``(I_x(a, b), 1 - I_x(a, b))``, each accurate where it is small (one evaluation), for ``stats``."""
+    (a, b, x), weak = _broadcast_floats(a, b, x)
+    i, j = _ibeta(a, b, x)
+    return _finish(i, weak), _finish(j, weak)
 
 
 # ----------------------------------------------------------------------------- logistic, logs

@@ -6,7 +6,10 @@ Each distribution is an object with SciPy's method names and signatures
 :mod:`funcgrad.numpy` and :mod:`funcgrad.scipy.special`. Arguments broadcast;
 float32 stays float32, integers become float64. Outside the support ``logpdf``
 is ``-inf`` and ``pdf`` 0; invalid parameters (``scale <= 0``, ``p`` outside
-[0, 1]...) give ``nan``, as SciPy.
+[0, 1]...) give ``nan``, as SciPy. The distribution functions of ``gamma``, ``beta``,
+``t`` and ``poisson`` use :func:`funcgrad.scipy.special.gammainc` /
+:func:`~funcgrad.scipy.special.betainc` (see their accuracy); outside the support
+``cdf`` is 0 or 1 and ``logcdf`` ``-inf`` or 0.
 """
 from __future__ import annotations
 
@@ -34,6 +37,20 @@ def _c(value, like):
 
 def _nan_unless(ok, out):
     return fnp.where(ok, out, _c(_NAN, out))
+
+
+def _log_prob(p, ok):
+    """``log(p)`` where ``ok`` (``p`` may still underflow to 0 there: ``-inf``), ``-inf`` elsewhere,
+    with ``log`` never applied to the 0 of the other side (no ``nan`` in the gradient)."""
+    return fnp.where(ok, fnp.log(fnp.where(ok, p, 1.0)), _c(-_INF, p))
+
+
+def _log_of_pair(p, q, ok):
+    """``log(p)`` given ``p`` and its accurate complement ``q = 1 - p``: ``log1p(-q)`` where
+    ``p > 1/2`` (``log(1 - tiny)`` keeps its digits), ``log(p)`` elsewhere; ``-inf`` where not ``ok``."""
+    near1 = p > 0.5
+    v = fnp.where(near1, fnp.log1p(-fnp.where(near1, q, 0.0)), _log_prob(p, p > 0))
+    return fnp.where(ok, v, _c(-_INF, p))
 
 
 class _Distribution:
@@ -169,9 +186,55 @@ class _T(_Distribution):
     def pdf(self, x, df, loc=0, scale=1):
         return fnp.exp(self.logpdf(x, df, loc, scale))
 
+    @staticmethod
+    def _tails(x, df, loc, scale):
+        """``(cdf, sf)`` from the upper tail ``P(T > |z|) = I_(df/(df+z^2))(df/2, 1/2) / 2`` for
+        ``z^2 >= df``, ``(1 - I_(z^2/(df+z^2))(1/2, df/2)) / 2`` below (one ``betainc`` and its
+        accurate complement: no cancellation in ``1 - df/(df+z^2)`` near 0); ``df = inf`` is
+        the normal distribution."""
+        z = (x - loc) / scale
+        fin = fnp.isfinite(z)
+        zs = fnp.where(fin, z, 1.0)
+        dfin = df < _INF
+        dfs = fnp.where(dfin, df, 1.0)
+        z2 = zs * zs
+        big = z2 >= dfs
+        w = dfs / (dfs + z2)
+        y = z2 / (dfs + z2)
+        i, j = sp._betainc_pair(fnp.where(big, 0.5 * dfs, 0.5), fnp.where(big, 0.5, 0.5 * dfs),
+                                fnp.where(big, w, y))
+        tail = 0.5 * fnp.where(big, i, j)
+        tail = fnp.where(dfin, tail, 0.5 * sp.erfc(fnp.abs(zs) / _SQRT2))
+        tail = fnp.where(fin, tail, _c(0.0, tail))
+        pos = (z > 0) | (fin & (zs == 0))
+        cdf = fnp.where(pos, 1.0 - tail, tail)
+        sf = fnp.where(pos, tail, 1.0 - tail)
+        ok = (scale > 0) & (df > 0)
+        return _nan_unless(ok, _nan_unless(~fnp.isnan(z), cdf)), _nan_unless(ok, _nan_unless(~fnp.isnan(z), sf))
+
+    def cdf(self, x, df, loc=0, scale=1):
+        """Via :func:`funcgrad.scipy.special.betainc` (see ``_tails``): full relative
+        accuracy in the left tail."""
+        (x, df, loc, scale), weak = _floats(x, df, loc, scale)
+        return _finish(self._tails(x, df, loc, scale)[0], weak)
+
+    def sf(self, x, df, loc=0, scale=1):
+        (x, df, loc, scale), weak = _floats(x, df, loc, scale)
+        return _finish(self._tails(x, df, loc, scale)[1], weak)
+
+    def logcdf(self, x, df, loc=0, scale=1):
+        (x, df, loc, scale), weak = _floats(x, df, loc, scale)
+        c, s_ = self._tails(x, df, loc, scale)
+        return _finish(fnp.where(fnp.isnan(c), c, _log_of_pair(c, s_, c > 0)), weak)
+
+    def logsf(self, x, df, loc=0, scale=1):
+        (x, df, loc, scale), weak = _floats(x, df, loc, scale)
+        c, s_ = self._tails(x, df, loc, scale)
+        return _finish(fnp.where(fnp.isnan(s_), s_, _log_of_pair(s_, c, s_ > 0)), weak)
+
 
 class _Gamma(_Distribution):
-    """The gamma distribution with shape ``a`` (the cdf, which needs the incomplete gamma function, is not provided)."""
+    """The gamma distribution with shape ``a``."""
     name = "gamma"
 
     def logpdf(self, x, a, loc=0, scale=1):
@@ -187,6 +250,37 @@ class _Gamma(_Distribution):
 
     def pdf(self, x, a, loc=0, scale=1):
         return fnp.exp(self.logpdf(x, a, loc, scale))
+
+    @staticmethod
+    def _z(x, a, loc, scale):
+        z = (x - loc) / scale
+        return fnp.where(z > 0, z, _c(0.0, z)), z, (scale > 0) & (a > 0) & ~fnp.isnan(z)
+
+    def cdf(self, x, a, loc=0, scale=1):
+        """``gammainc(a, z)`` for ``z = (x - loc)/scale >= 0``, 0 below."""
+        (x, a, loc, scale), weak = _floats(x, a, loc, scale)
+        zc, _, ok = self._z(x, a, loc, scale)
+        return _finish(_nan_unless(ok, sp.gammainc(a, zc)), weak)
+
+    def sf(self, x, a, loc=0, scale=1):
+        """``gammaincc(a, z)`` (accurate in the right tail), 1 below 0."""
+        (x, a, loc, scale), weak = _floats(x, a, loc, scale)
+        zc, _, ok = self._z(x, a, loc, scale)
+        return _finish(_nan_unless(ok, sp.gammaincc(a, zc)), weak)
+
+    def logcdf(self, x, a, loc=0, scale=1):
+        """``log(gammainc(a, z))``, ``-inf`` for ``z <= 0``."""
+        (x, a, loc, scale), weak = _floats(x, a, loc, scale)
+        zc, z, ok = self._z(x, a, loc, scale)
+        p, q = sp._gammainc_pair(a, zc)
+        return _finish(_nan_unless(ok, _log_of_pair(p, q, z > 0)), weak)
+
+    def logsf(self, x, a, loc=0, scale=1):
+        """``log(gammaincc(a, z))``, 0 for ``z <= 0``."""
+        (x, a, loc, scale), weak = _floats(x, a, loc, scale)
+        zc, z, ok = self._z(x, a, loc, scale)
+        p, q = sp._gammainc_pair(a, zc)
+        return _finish(_nan_unless(ok, fnp.where(z > 0, _log_of_pair(q, p, q > 0), _c(0.0, q))), weak)
 
 
 class _Beta(_Distribution):
@@ -206,6 +300,36 @@ class _Beta(_Distribution):
 
     def pdf(self, x, a, b, loc=0, scale=1):
         return fnp.exp(self.logpdf(x, a, b, loc, scale))
+
+    @staticmethod
+    def _z(x, a, b, loc, scale):
+        z = (x - loc) / scale
+        zc = fnp.where(z > 0, fnp.where(z < 1, z, _c(1.0, z)), _c(0.0, z))
+        return zc, z, (scale > 0) & (a > 0) & (b > 0) & ~fnp.isnan(z)
+
+    def cdf(self, x, a, b, loc=0, scale=1):
+        """``betainc(a, b, z)`` for ``z = (x - loc)/scale`` in [0, 1], 0 below, 1 above."""
+        (x, a, b, loc, scale), weak = _floats(x, a, b, loc, scale)
+        zc, _, ok = self._z(x, a, b, loc, scale)
+        return _finish(_nan_unless(ok, sp.betainc(a, b, zc)), weak)
+
+    def sf(self, x, a, b, loc=0, scale=1):
+        """``1 - betainc(a, b, z)``, computed as ``betainc(b, a, 1 - z)`` where that is small."""
+        (x, a, b, loc, scale), weak = _floats(x, a, b, loc, scale)
+        zc, _, ok = self._z(x, a, b, loc, scale)
+        return _finish(_nan_unless(ok, sp._betainc_pair(a, b, zc)[1]), weak)
+
+    def logcdf(self, x, a, b, loc=0, scale=1):
+        (x, a, b, loc, scale), weak = _floats(x, a, b, loc, scale)
+        zc, z, ok = self._z(x, a, b, loc, scale)
+        i, j = sp._betainc_pair(a, b, zc)
+        return _finish(_nan_unless(ok, fnp.where(z >= 1, _c(0.0, zc), _log_of_pair(i, j, z > 0))), weak)
+
+    def logsf(self, x, a, b, loc=0, scale=1):
+        (x, a, b, loc, scale), weak = _floats(x, a, b, loc, scale)
+        zc, z, ok = self._z(x, a, b, loc, scale)
+        i, j = sp._betainc_pair(a, b, zc)
+        return _finish(_nan_unless(ok, fnp.where(z <= 0, _c(0.0, zc), _log_of_pair(j, i, z < 1))), weak)
 
 
 def _is_int(k):
@@ -238,7 +362,7 @@ class _Bernoulli(_Distribution):
 
 
 class _Poisson(_Distribution):
-    """The Poisson distribution with mean ``mu`` (the cdf, which needs the incomplete gamma function, is not provided)."""
+    """The Poisson distribution with mean ``mu``."""
     name = "poisson"
 
     def logpmf(self, k, mu, loc=0):
@@ -253,6 +377,38 @@ class _Poisson(_Distribution):
 
     def pmf(self, k, mu, loc=0):
         return fnp.exp(self.logpmf(k, mu, loc))
+
+    @staticmethod
+    def _k(k, mu, loc):
+        k = fnp.floor(k - loc)
+        inside = k >= 0
+        return fnp.where(inside, k, _c(0.0, k)) + 1.0, inside, (mu >= 0) & ~fnp.isnan(k)
+
+    def cdf(self, k, mu, loc=0):
+        """``gammaincc(floor(k - loc) + 1, mu)`` for ``k - loc >= 0``, 0 below."""
+        (k, mu, loc), weak = _floats(k, mu, loc)
+        a, inside, ok = self._k(k, mu, loc)
+        q = sp.gammaincc(a, mu)
+        return _finish(_nan_unless(ok, fnp.where(inside, q, _c(0.0, q))), weak)
+
+    def sf(self, k, mu, loc=0):
+        """``gammainc(floor(k - loc) + 1, mu)`` (accurate in the right tail), 1 below 0."""
+        (k, mu, loc), weak = _floats(k, mu, loc)
+        a, inside, ok = self._k(k, mu, loc)
+        p = sp.gammainc(a, mu)
+        return _finish(_nan_unless(ok, fnp.where(inside, p, _c(1.0, p))), weak)
+
+    def logcdf(self, k, mu, loc=0):
+        (k, mu, loc), weak = _floats(k, mu, loc)
+        a, inside, ok = self._k(k, mu, loc)
+        p, q = sp._gammainc_pair(a, mu)
+        return _finish(_nan_unless(ok, _log_of_pair(q, p, inside)), weak)
+
+    def logsf(self, k, mu, loc=0):
+        (k, mu, loc), weak = _floats(k, mu, loc)
+        a, inside, ok = self._k(k, mu, loc)
+        p, q = sp._gammainc_pair(a, mu)
+        return _finish(_nan_unless(ok, fnp.where(inside, _log_of_pair(p, q, p > 0), _c(0.0, p))), weak)
 
 
 norm = _Norm()
