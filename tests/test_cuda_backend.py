@@ -211,3 +211,22 @@ def test_structural_and_indexing_kernels():
                                      for w, g in zip(run.where, run.plan.groups) if w == "host"]
     got, want = run(x, idx), fg.jit(f, backend="interpret")(x, idx)
     assert_close(got, want, 1e-13)
+
+
+def test_random_numbers_have_the_cpus_bits():
+    key = fg.random.key(3)
+
+    def f(key):
+        k1, k2 = fg.random.split(key)
+        return fg.random.normal(k1, (5, 3)), fg.random.uniform(k2, (7,)), fg.random.bits(k2, (4,))
+
+    run = fcuda.compile_program(fg.make_ir(f)(key))
+    assert "host" not in run.where
+    got, want = run(key), fg.jit(f, backend="interpret")(key)
+    for g, w in zip(got, want):
+        g = np.asarray(g)
+        assert g.dtype == w.dtype
+        if g.dtype.kind == "u":
+            np.testing.assert_array_equal(g, w)
+        else:
+            np.testing.assert_allclose(g, w, rtol=1e-12)

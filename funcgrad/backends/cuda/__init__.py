@@ -11,9 +11,10 @@ Work in progress (issue 13). What runs where today:
 - ``transpose``, ``slice``, ``rev``, ``pad``, ``concatenate`` and ``take``
   are one kernel each (``indexing.py``: each output element read from its
   source); ``structural.device_rules`` run reshapes as views and
-  ``scatter_add`` with atomic additions;
+  ``scatter_add`` with atomic additions; ``threefry2x32`` (``funcgrad.random``'s
+  bits) is a kernel too, with the CPU's bits;
 - every other group (the remaining indexing operations, control flow,
-  decompositions, random bits) runs on the host, through the primitives' NumPy implementations (the
+  decompositions) runs on the host, through the primitives' NumPy implementations (the
   interpreter's);
 - a value stays where the step that made it ran, and is copied to the
   host or the device once per call when a later step needs it there
@@ -156,7 +157,8 @@ def compile_program(program: Program):
     from ...primitives.linalg import matmul_p
     from .kernels import reducible, render, render_reduction
     from .matmul import device_matmul
-    from .indexing import cuda_index, render_index
+    from ...primitives.random import threefry2x32_p
+    from .indexing import cuda_index, render_index, render_threefry
     from .structural import device_rules
 
     cuda = _cuda()
@@ -179,6 +181,9 @@ def compile_program(program: Program):
             steps.append(("kernel", kernel, _load(kernel, cuda)))
         elif group.kind == "single" and group.eqns[0].primitive is matmul_p:
             steps.append(("matmul", group.eqns[0], None))
+        elif group.kind == "single" and group.eqns[0].primitive is threefry2x32_p:
+            kernel = render_threefry(group.eqns[0], f"kernel_{k}")
+            steps.append(("kernel", kernel, _load(kernel, cuda)))
         elif group.kind == "single" and group.eqns[0].primitive in cuda_index:
             kernel = render_index(group.eqns[0], f"kernel_{k}")
             steps.append(("kernel", kernel, _load(kernel, cuda)))

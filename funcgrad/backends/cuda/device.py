@@ -7,7 +7,7 @@ import math
 from numba import cuda
 
 __all__ = ["d_logistic", "d_sign", "d_rint", "d_fmax", "d_fmin", "d_remainder_float", "d_remainder_int",
-           "d_floordiv_float", "d_floordiv_int"]
+           "d_floordiv_float", "d_floordiv_int", "d_threefry2x32"]
 
 
 @cuda.jit(device=True)
@@ -82,3 +82,52 @@ def d_floordiv_int(a, b):
     if b == 0:
         return a - a
     return a // b
+
+
+# ----------------------------------------------------------------------------- random bits
+# Threefry-2x32 (20 rounds) in 64-bit integers masked to 32 bits at every step
+# (the same bits as primitives/random.py's NumPy implementation, without uint32
+# overflow warnings on the simulator).
+_M32 = 0xFFFFFFFF
+
+
+@cuda.jit(device=True)
+def _rotl(x, r):
+    return ((x << r) | (x >> (32 - r))) & _M32
+
+
+@cuda.jit(device=True)
+def _rounds(x0, x1, r0, r1, r2, r3):
+    x0 = (x0 + x1) & _M32
+    x1 = _rotl(x1, r0) ^ x0
+    x0 = (x0 + x1) & _M32
+    x1 = _rotl(x1, r1) ^ x0
+    x0 = (x0 + x1) & _M32
+    x1 = _rotl(x1, r2) ^ x0
+    x0 = (x0 + x1) & _M32
+    x1 = _rotl(x1, r3) ^ x0
+    return x0, x1
+
+
+@cuda.jit(device=True)
+def d_threefry2x32(k0, k1, x0, x1):
+    k0, k1, x0, x1 = int(k0), int(k1), int(x0), int(x1)
+    k2 = k0 ^ k1 ^ 0x1BD11BDA
+    x0 = (x0 + k0) & _M32
+    x1 = (x1 + k1) & _M32
+    x0, x1 = _rounds(x0, x1, 13, 15, 26, 6)
+    x0 = (x0 + k1) & _M32
+    x1 = (x1 + k2 + 1) & _M32
+    x0, x1 = _rounds(x0, x1, 17, 29, 16, 24)
+    x0 = (x0 + k2) & _M32
+    x1 = (x1 + k0 + 2) & _M32
+    x0, x1 = _rounds(x0, x1, 13, 15, 26, 6)
+    x0 = (x0 + k0) & _M32
+    x1 = (x1 + k1 + 3) & _M32
+    x0, x1 = _rounds(x0, x1, 17, 29, 16, 24)
+    x0 = (x0 + k1) & _M32
+    x1 = (x1 + k2 + 4) & _M32
+    x0, x1 = _rounds(x0, x1, 13, 15, 26, 6)
+    x0 = (x0 + k2) & _M32
+    x1 = (x1 + k0 + 5) & _M32
+    return x0, x1

@@ -5,16 +5,17 @@ expression of one output element at the loop indices ``i0, i1, ...``, where
 kernel per equation (a grid-stride loop over its output, as
 ``kernels.render``): ``transpose``, ``slice``, ``rev``, ``pad``,
 ``concatenate``, ``take`` (indices clipped, as the interpreter's
-``np.take(mode="clip")``).
+``np.take(mode="clip")``); and :func:`render_threefry`, one Threefry-2x32
+encryption per element (``device.d_threefry2x32``: the CPU's bits).
 """
 from __future__ import annotations
 
 from ...primitives.indexing import take_p
 from ...primitives.shape import concatenate_p, pad_p, rev_p, slice_p, transpose_p
 from ..numba_backend.lowering import ishape
-from .kernels import Kernel, _literal_of, _unravel
+from .kernels import Kernel, _broadcast_index, _literal_of, _unravel
 
-__all__ = ["cuda_index", "render_index"]
+__all__ = ["cuda_index", "render_index", "render_threefry"]
 
 
 def _transpose(eqn, src):
@@ -95,3 +96,23 @@ def render_index(eqn, name: str) -> Kernel:
     body.append("f += stride")
     source = "\n".join(lines + ["        " + b for b in body]) + "\n"
     return Kernel(name, source, tuple(loop), tuple(eqn.inputs), (out,))
+
+
+def render_threefry(eqn, name: str) -> Kernel:
+    """The kernel of one ``threefry2x32`` equation (operands broadcast to its outputs' shape)."""
+    y0, y1 = eqn.outputs
+    loop = ishape(y0.aval)
+    args = [f"in_{k}" for k in range(4)]
+    reads = [f"in_{k}[{_broadcast_index(ishape(a.aval), loop)}]" for k, a in enumerate(eqn.inputs)]
+    idx = ", ".join(f"i{d}" for d in range(len(loop)))
+    lines = [f"def {name}(n, {', '.join(args)}, out_0, out_1):",
+             "    f = cuda.grid(1)",
+             "    stride = cuda.gridsize(1)",
+             "    while f < n:"]
+    body = _unravel(loop, "f", range(len(loop)), "r")
+    body += [f"y0, y1 = d_threefry2x32({', '.join(reads)})",
+             f"out_0[{idx}] = np.uint32(y0)",
+             f"out_1[{idx}] = np.uint32(y1)",
+             "f += stride"]
+    source = "\n".join(lines + ["        " + b for b in body]) + "\n"
+    return Kernel(name, source, tuple(loop), tuple(eqn.inputs), (y0, y1))
