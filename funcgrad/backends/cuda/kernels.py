@@ -97,6 +97,18 @@ def _unravel(shape, flat: str, axes, tmp: str) -> list:
     return out
 
 
+def _reader(arg, local, loop):
+    """``read(atom)``: a member's element at the loop indices (a literal, a
+    local of the group, or an operand array at its broadcast index)."""
+    def read(a) -> str:
+        if type(a) is Literal:
+            return _literal(a)
+        if a in local:
+            return local[a]
+        return f"{arg[a]}[{_broadcast_index(ishape(a.aval), loop)}]"
+    return read
+
+
 def reducible(group) -> bool:
     """Whether :func:`render_reduction` takes ``group``: every accumulator
     reduces the same axes, by a rule of ``cuda_reduction``."""
@@ -133,12 +145,7 @@ def render_reduction(group, name: str, names, threads: int) -> Kernel:
     step = _unravel(loop, "r", axes, "p")
     local: dict[Var, str] = {}
 
-    def read(a) -> str:
-        if type(a) is Literal:
-            return _literal(a)
-        if a in local:
-            return local[a]
-        return f"{arg[a]}[{_broadcast_index(ishape(a.aval), loop)}]"
+    read = _reader(arg, local, loop)
 
     for e in group.eqns:
         out = e.outputs[0]
@@ -193,12 +200,7 @@ def render(group, name: str, names) -> Kernel:
     body = _unravel(loop, "f", range(len(loop)), "r")
     local: dict[Var, str] = {}
 
-    def read(a) -> str:
-        if type(a) is Literal:
-            return _literal(a)
-        if a in local:
-            return local[a]
-        return f"{arg[a]}[{_broadcast_index(ishape(a.aval), loop)}]"
+    read = _reader(arg, local, loop)
 
     for e in group.eqns:
         out = e.outputs[0]
