@@ -230,3 +230,84 @@ def test_random_numbers_have_the_cpus_bits():
             np.testing.assert_array_equal(g, w)
         else:
             np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+def _copies(monkeypatch):
+    """The shapes of the host-to-device copies made from now on."""
+    from numba import cuda
+    copies, real = [], cuda.to_device
+    monkeypatch.setattr(cuda, "to_device", lambda a, *r, **k: copies.append(np.shape(a)) or real(a, *r, **k))
+    return copies
+
+
+def test_an_epoch_as_a_fori_loop_runs_on_the_device(monkeypatch):
+    """A whole epoch (SGD over 3 batches) in one call: the loop's body is compiled for the device once, and
+    the parameters stay there across iterations: only the loop counter (a scalar) goes to the device."""
+    params = {"w": rng.normal(size=(4, 3)) * 0.5, "b": np.zeros(3)}
+    xs, ys = rng.normal(size=(3, 5, 4)), rng.normal(size=(3, 5, 3))
+
+    def loss(p, x, y):
+        return fnp.mean((fnp.tanh(x @ p["w"] + p["b"]) - y) ** 2)
+
+    def epoch(p, xs, ys):
+        def body(i, p):
+            g = fg.grad(loss)(p, xs[i], ys[i])
+            return fg.tree.map(lambda w, d: w - 0.2 * d, p, g)
+        return fg.fori_loop(0, xs.shape[0], body, p)
+
+    run = fcuda.compile_program(fg.make_ir(epoch)(params, xs, ys))
+    assert run.where == ["device"]
+    p, xd, yd = fg.device_put(params), fg.device_put(xs), fg.device_put(ys)
+    flat = fg.tree.leaves(p)
+    out = run(*flat, xd, yd)                               # compiles the body, copies its constants
+    copies = _copies(monkeypatch)
+    for _ in range(2):
+        out = run(*out, xd, yd)
+    assert run.ran_on_host == [] and copies and all(np.prod(c) == 1 for c in copies), copies
+    want = params
+    for _ in range(3):
+        want = fg.jit(epoch, backend="interpret")(want, xs, ys)
+    assert_close([np.asarray(o) for o in out], fg.tree.leaves(want), 1e-12)
+    assert float(loss(fg.device_get(dict(zip(sorted(params), out))), xs[0], ys[0])) < float(loss(params, xs[0], ys[0]))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scan_and_its_gradient_run_on_the_device(reverse):
+    """A scan with a carry, xs and ys (0-d and vector rows), and its reverse-mode derivative (a reversed scan
+    over the saved residuals), against the interpreter."""
+    c0, xs, w = rng.normal(size=3), rng.normal(size=(4, 3)), rng.normal(size=3)
+    ks = np.arange(4)
+
+    def f(c0, xs, w):
+        def step(c, row):
+            x, k = row
+            c = fnp.tanh(c * w + x)
+            return c, (fnp.sum(c * c), c * k)
+        c, (s, ys) = fg.scan(step, c0, (xs, ks), reverse=reverse)
+        return c, s, ys
+
+    got, want = both(f, c0, xs, w)
+    assert_close(got, want, 1e-12)
+    g = lambda c0, xs, w: fg.grad(lambda c0, xs, w: fnp.sum(f(c0, xs, w)[2] ** 2) + fnp.sum(f(c0, xs, w)[1]),
+                                  argnums=(0, 1, 2))(c0, xs, w)
+    run = fcuda.compile_program(fg.make_ir(g)(c0, xs, w))
+    assert "host" not in run.where
+    assert_close(run(c0, xs, w), fg.jit(g, backend="interpret")(c0, xs, w), 1e-12)
+    assert run.ran_on_host == []
+
+
+def test_while_loop_and_switch_branch_on_device_scalars():
+    x = rng.uniform(0.5, 1.0, (2, 3))
+
+    def f(x, k):
+        n, y = fg.while_loop(lambda c: fnp.sum(c[1]) < 40.0, lambda c: (c[0] + 1, c[1] * 1.5 + 0.1),
+                             (np.int32(0), x))
+        z = fg.switch(k, [lambda y: y * 2.0, lambda y: fnp.sin(y), lambda y: -y], y)
+        w = fg.cond(fnp.max(z) > 3.0, lambda z: z - 3.0, lambda z: z + 3.0, z)
+        return n, w
+
+    for k in (0, 1, 2, 9):                                 # 9: clamped to the last branch, as lax.switch
+        run = fcuda.compile_program(fg.make_ir(f)(x, np.int32(k)))
+        assert "host" not in run.where
+        assert_close(run(x, np.int32(k)), fg.jit(f, backend="interpret")(x, np.int32(k)), 1e-12)
+        assert run.ran_on_host == []

@@ -41,7 +41,7 @@ from ...device_array import DeviceArray
 from ...errors import UnsupportedError
 from .. import register_backend
 
-__all__ = ["compile_program", "available", "plan_program"]
+__all__ = ["compile_program", "available", "plan_program", "host_only"]
 
 THREADS = 256          # threads per block
 MAX_BLOCKS = 1024      # blocks per launch (the grid-stride loops cover the rest)
@@ -94,10 +94,19 @@ def _load(kernel, cuda):
 
 
 class _Context:
-    """What a device rule (``structural.device_rules``) works with."""
+    """What a device rule (``structural.device_rules``, ``control.control_rules``) works with."""
 
-    def __init__(self, cuda, vals, limits):
+    def __init__(self, cuda, vals, limits, compiled, ran_on_host):
         self.cuda, self.vals, self.limits = cuda, vals, limits
+        self._compiled, self._ran_on_host = compiled, ran_on_host
+
+    def call(self, body: Program, *args, to_host=False):
+        """``body`` (a sub-program: a loop's body, a branch) run on ``args`` (device arrays, NumPy arrays):
+        its results as Numba device arrays (0-d ones as shape (1,)), or NumPy arrays ``to_host``."""
+        run = self._compiled(body)
+        out = (run.to_host if to_host else run.raw)(*args)
+        self._ran_on_host.extend(run.ran_on_host)
+        return out
 
 
 class _Values:
@@ -152,14 +161,58 @@ class _Values:
         return d
 
 
-def compile_program(program: Program):
-    """Return ``run(*flat_args) -> list`` for ``program`` (NumPy arrays)."""
+def _host_only():
+    """The primitives that run on the host by design (for now), with the reason."""
+    from ...primitives import decompositions as D
+    from ...primitives.sort import argsort_p
+
+    later = "on the host until the cuSOLVER path (CuPy) is written: issue 13"
+    reasons = {p: later for p in (D.cholesky_p, D.lu_p, D.eigh_p, D.svd_p, D.qr_p, D.triangular_solve_p,
+                                  D.triangular_matmul_p)}
+    reasons[argsort_p] = "on the host until a device sort (CuPy's) is wired in: issue 13"
+    return reasons
+
+
+def _step(group, k, names, cuda, threads):
+    """``(kind, item, fn)``: how the plan's group ``k`` runs."""
     from ...primitives.linalg import matmul_p
-    from .kernels import reducible, render, render_reduction
-    from .matmul import device_matmul
     from ...primitives.random import threefry2x32_p
-    from .indexing import cuda_index, render_index, render_threefry
+    from .control import control_rules
+    from .indexing import arg_reductions, cuda_index, render_argreduction, render_index, render_threefry
+    from .kernels import reducible, render, render_reduction
     from .structural import device_rules
+
+    name = f"kernel_{k}"
+    if group.kind == "elementwise":
+        kernel = render(group, name, names)
+    elif group.kind == "reduction" and reducible(group):
+        kernel = render_reduction(group, name, names, threads)
+    elif group.kind != "single":
+        return "host", Program([], [], [], list(group.eqns), []), None
+    else:
+        eqn = group.eqns[0]
+        prim = eqn.primitive
+        if prim is matmul_p:
+            return "matmul", eqn, None
+        if prim in device_rules:
+            return "device", eqn, device_rules[prim]
+        if prim in control_rules:
+            return "device", eqn, control_rules[prim]
+        if prim is threefry2x32_p:
+            kernel = render_threefry(eqn, name)
+        elif prim in cuda_index:
+            kernel = render_index(eqn, name)
+        elif prim in arg_reductions:
+            kernel = render_argreduction(eqn, name)
+        else:
+            return "host", Program([], [], [], [eqn], []), None
+    return "kernel", kernel, _load(kernel, cuda)
+
+
+def compile_program(program: Program):
+    """Return ``run(*flat_args) -> list`` of DeviceArrays for ``program``; ``run.to_host`` gives NumPy
+    arrays, ``run.raw`` Numba device arrays (0-d values as shape (1,))."""
+    from .matmul import device_matmul
 
     cuda = _cuda()
     program, plan = plan_program(program)
@@ -171,36 +224,23 @@ def compile_program(program: Program):
         return named[v]
 
     threads, max_blocks = _launch_limits(cuda)
-    steps = []
-    for k, group in enumerate(plan.groups):
-        if group.kind == "elementwise":
-            kernel = render(group, f"kernel_{k}", names)
-            steps.append(("kernel", kernel, _load(kernel, cuda)))
-        elif group.kind == "reduction" and reducible(group):
-            kernel = render_reduction(group, f"kernel_{k}", names, threads)
-            steps.append(("kernel", kernel, _load(kernel, cuda)))
-        elif group.kind == "single" and group.eqns[0].primitive is matmul_p:
-            steps.append(("matmul", group.eqns[0], None))
-        elif group.kind == "single" and group.eqns[0].primitive is threefry2x32_p:
-            kernel = render_threefry(group.eqns[0], f"kernel_{k}")
-            steps.append(("kernel", kernel, _load(kernel, cuda)))
-        elif group.kind == "single" and group.eqns[0].primitive in cuda_index:
-            kernel = render_index(group.eqns[0], f"kernel_{k}")
-            steps.append(("kernel", kernel, _load(kernel, cuda)))
-        elif group.kind == "single" and group.eqns[0].primitive in device_rules:
-            steps.append(("device", group.eqns[0], device_rules[group.eqns[0].primitive]))
-        else:
-            sub = Program([], [], [], list(group.eqns), [])
-            steps.append(("host", sub, None))
+    steps = [_step(group, k, names, cuda, threads) for k, group in enumerate(plan.groups)]
+    subprograms = {}          # id(body) -> (body, its compiled run): the bodies of control flow, compiled once
 
+    def sub(body):
+        hit = subprograms.get(id(body))
+        if hit is None or hit[0] is not body:
+            hit = subprograms[id(body)] = (body, compile_program(body))
+        return hit[1]
 
     consts_on_device = {}
     const_vars = frozenset(program.const_vars)
 
-    def execute(args, to_host):
+    def execute(args, mode):
+        ran_on_host = run.ran_on_host = []
         vals = _Values(cuda, consts_on_device)
         vals.const_vars = const_vars
-        ctx = _Context(cuda, vals, (threads, max_blocks))
+        ctx = _Context(cuda, vals, (threads, max_blocks), sub, ran_on_host)
         for v, c in zip(program.const_vars, program.consts):
             vals.put(v, c)
         for v, a in zip(program.in_vars, args):
@@ -215,6 +255,7 @@ def compile_program(program: Program):
             if kind == "device" and fn(ctx, item):
                 continue
             if kind in ("host", "device"):
+                ran_on_host.append(item)
                 for eqn in (item.eqns if kind == "host" else [item]):
                     invals = [a.value if type(a) is Literal else vals.host(a) for a in eqn.inputs]
                     outs = eqn.primitive.impl(*invals, **eqn.params)
@@ -229,20 +270,35 @@ def compile_program(program: Program):
             fn[blocks, threads](n, *ins, *outs)
             for v, d in zip(item.outputs, outs):
                 vals.put_device(v, d)
-        if not to_host:
+        if mode == "raw":
+            return [vals.device_or_literal(a) for a in program.out_atoms]
+        if mode == "device":
             return [DeviceArray(vals.device_or_literal(a), a.aval.shape, a.aval.dtype) for a in program.out_atoms]
         return [np.array(a.value, copy=True) if type(a) is Literal else np.array(vals.host(a), copy=True)
                 for a in program.out_atoms]
 
     def run(*args):
-        return execute(args, False)
+        return execute(args, "device")
 
     run.program, run.plan, run.kernels = program, plan, [s[1] for s in steps if s[0] == "kernel"]
     # per plan group: "kernel", "matmul", "device" (a device rule, which may leave a call's equation
     # to the host: a reshape of a value on the host) or "host"
     run.where = [kind for kind, _, _ in steps]
-    run.to_host = lambda *args: execute(args, True)    # results as NumPy arrays
+    run.to_host = lambda *args: execute(args, "host")    # results as NumPy arrays
+    run.raw = lambda *args: execute(args, "raw")         # results as Numba device arrays
+    run.ran_on_host = []     # the last call's steps that ran on the host (a Program or an equation each)
     return run
+
+
+HOST_ONLY = None     # filled on first use: see host_only()
+
+
+def host_only() -> dict:
+    """``{primitive: reason}``: what runs on the host by design (the conformance test's list)."""
+    global HOST_ONLY
+    if HOST_ONLY is None:
+        HOST_ONLY = _host_only()
+    return HOST_ONLY
 
 
 register_backend("cuda", compile_program)

@@ -5,17 +5,24 @@ expression of one output element at the loop indices ``i0, i1, ...``, where
 kernel per equation (a grid-stride loop over its output, as
 ``kernels.render``): ``transpose``, ``slice``, ``rev``, ``pad``,
 ``concatenate``, ``take`` (indices clipped, as the interpreter's
-``np.take(mode="clip")``); and :func:`render_threefry`, one Threefry-2x32
-encryption per element (``device.d_threefry2x32``: the CPU's bits).
+``np.take(mode="clip")``), ``pad_add`` (a buffer plus a strided piece: the
+transpose of ``slice``); :func:`render_threefry`, one Threefry-2x32
+encryption per element (``device.d_threefry2x32``: the CPU's bits); and
+:func:`render_argreduction`, ``argmax``/``argmin`` with one thread per output
+element scanning the reduced axis in order (NumPy's answer: the first
+maximum, the first NaN where there is one).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ...primitives.indexing import take_p
-from ...primitives.shape import concatenate_p, pad_p, rev_p, slice_p, transpose_p
+from ...primitives.reduction import argmax_p, argmin_p
+from ...primitives.shape import concatenate_p, pad_add_p, pad_p, rev_p, slice_p, transpose_p
 from ..numba_backend.lowering import ishape
 from .kernels import Kernel, _broadcast_index, _literal_of, _unravel
 
-__all__ = ["cuda_index", "render_index", "render_threefry"]
+__all__ = ["cuda_index", "render_index", "render_threefry", "render_argreduction", "arg_reductions"]
 
 
 def _transpose(eqn, src):
@@ -73,8 +80,59 @@ def _take(eqn, src):
     return src(0, idx)
 
 
+def _pad_add(eqn, src):
+    buf, piece = eqn.inputs
+    nd = len(buf.aval.shape)
+    low, interior = eqn.params["low"], eqn.params["interior"]
+    here = src(0, [f"i{d}" for d in range(nd)])
+    if not piece.aval.shape:           # a 0-d piece lands on one element
+        conds, idx = [f"i{d} == {low[d]}" for d in range(nd)], []
+    else:
+        conds, idx = [], []
+        for d, (n, lo, step) in enumerate(zip(piece.aval.shape, low, interior)):
+            t = f"(i{d} - {lo})"
+            conds.append(f"{t} >= 0 and {t} % {step + 1} == 0 and {t} // {step + 1} < {n}")
+            idx.append(f"{t} // {step + 1}")
+    zero = _literal_of(0, eqn.outputs[0].aval.dtype)
+    return f"({here} + ({src(1, idx)} if {' and '.join(conds) or 'True'} else {zero}))"
+
+
 cuda_index = {transpose_p: _transpose, slice_p: _slice, rev_p: _rev, pad_p: _pad,
-              concatenate_p: _concatenate, take_p: _take}
+              concatenate_p: _concatenate, take_p: _take, pad_add_p: _pad_add}
+arg_reductions = {argmax_p: ">", argmin_p: "<"}
+
+
+def render_argreduction(eqn, name: str) -> Kernel:
+    """The kernel of one ``argmax``/``argmin`` equation: one thread per output element."""
+    x, out = eqn.inputs[0], eqn.outputs[0]
+    shape, axis = tuple(x.aval.shape), eqn.params["axis"]
+    better = arg_reductions[eqn.primitive]
+    kept = [d for d in range(len(shape)) if d != axis]
+    loop = tuple(shape[d] for d in kept) or (1,)
+    keep_at = dict(zip(kept, range(len(kept))))
+    read = lambda k: f"in_0[{', '.join(k if d == axis else f'i{keep_at[d]}' for d in range(len(shape)))}]"
+    if eqn.params["keepdims"]:
+        store = ", ".join("0" if d == axis else f"i{keep_at[d]}" for d in range(len(shape)))
+    else:
+        store = ", ".join(f"i{j}" for j in range(len(kept))) or "0"
+    ix = np.dtype(out.aval.dtype).name
+    lines = [f"def {name}(n, in_0, out):",
+             "    f = cuda.grid(1)",
+             "    stride = cuda.gridsize(1)",
+             "    while f < n:"]
+    body = _unravel(loop, "f", range(len(kept)), "r")
+    body += [f"best = {read('0')}",
+             "at = 0",
+             f"for k in range(1, {shape[axis]}):",
+             f"    v = {read('k')}",
+             f"    if best == best and (v {better} best or v != v):",
+             "        best = v",
+             "        at = k",
+             f"out[{store}] = np.{ix}(at)",
+             "f += stride"]
+    source = "\n".join(lines + ["        " + b for b in body]) + "\n"
+    return Kernel(name, source, loop, (x,), (out,))
+
 
 
 def render_index(eqn, name: str) -> Kernel:

@@ -2,7 +2,7 @@
 ``device_rules[prim](ctx, eqn) -> bool``, True when the rule ran ``eqn`` on
 the device (its outputs stored there), False to leave it to the host.
 
-- ``reshape``: a view of the operand where it is on the device.
+- ``reshape``: a view of the operand, where it is (on the device or the host).
 - ``scatter_add``: the operand copied on the device, then one thread per
   update element adding it with ``cuda.atomic.add`` (out-of-range indices
   dropped, as the interpreter does). Atomic additions land in no fixed
@@ -12,6 +12,8 @@ the device (its outputs stored there), False to leave it to the host.
 from __future__ import annotations
 
 import numpy as np
+
+from ...core.ir import Literal
 
 from ...primitives.indexing import scatter_add_p
 from ...primitives.shape import reshape_p
@@ -49,9 +51,11 @@ def _scatter_kernel(cuda):
 
 def _reshape(ctx, eqn):
     x, out = eqn.inputs[0], eqn.outputs[0]
-    if not ctx.vals.on_device_now(x):
-        return False
-    ctx.vals.put_device(out, ctx.vals.device(x).reshape(out.aval.shape or (1,)))
+    if ctx.vals.on_device_now(x):
+        ctx.vals.put_device(out, ctx.vals.device(x).reshape(out.aval.shape or (1,)))
+    else:               # a value still on the host (an argument, a literal): a view there, copied where needed
+        x = np.asarray(x.value, x.aval.dtype) if type(x) is Literal else ctx.vals.host(x)
+        ctx.vals.put(out, x.reshape(out.aval.shape))
     return True
 
 
