@@ -21,7 +21,7 @@ from .core.evaluate import eval_program
 from .core import trace as _trace
 from .core.ir import Program, ShapedArray, Var
 from .core.trace import Tracer, trace_flat
-from .device_array import DeviceArray
+from .device_array import DeviceArray, as_device_array, is_device_array
 from .errors import InputError
 from .primitives import stop_gradient as _stop_gradient_leaf
 from .program_cache import constants_as_inputs, program_cache
@@ -36,6 +36,8 @@ def _as_leaf(x, path, what):
     if isinstance(x, Tracer):
         return x
     where = path or "the argument"
+    if not isinstance(x, np.ndarray) and is_device_array(x):   # CuPy, PyTorch, Numba: read in place
+        x = as_device_array(x)
     if isinstance(x, (np.ndarray, DeviceArray)):
         if x.dtype.kind not in "biuf":
             raise InputError(f"{what}: {where} is an array of dtype {x.dtype} (shape {x.shape}); "

@@ -311,3 +311,33 @@ def test_while_loop_and_switch_branch_on_device_scalars():
         assert "host" not in run.where
         assert_close(run(x, np.int32(k)), fg.jit(f, backend="interpret")(x, np.int32(k)), 1e-12)
         assert run.ran_on_host == []
+
+
+def test_foreign_device_arrays_go_through_jit_and_grad_in_place(monkeypatch):
+    """A Numba device array (as a CuPy or PyTorch one would: ``__cuda_array_interface__``) is an argument
+    of jit and grad on the cuda backend, read where it is."""
+    from numba import cuda
+    x = rng.normal(size=(3, 4))
+    d = cuda.to_device(x)
+    copies = _copies(monkeypatch)
+    f = lambda x: fnp.sum(fnp.tanh(x) ** 2)
+    got = fg.jit(fg.grad(f), backend="cuda")(d)
+    assert isinstance(got, fg.DeviceArray) and (3, 4) not in copies
+    np.testing.assert_allclose(np.asarray(got), 2 * np.tanh(x) / np.cosh(x) ** 2, rtol=1e-12)
+
+
+def test_launches_are_counted_per_step():
+    params = {"w": rng.normal(size=(4, 3)), "b": np.zeros(3)}
+    x, y = rng.normal(size=(6, 4)), rng.normal(size=(6, 3))
+
+    def step(p, x, y):
+        g = fg.grad(lambda p: fnp.mean((fnp.tanh(x @ p["w"] + p["b"]) - y) ** 2))(p)
+        return fg.tree.map(lambda w, d: w - 0.1 * d, p, g)
+
+    run = fcuda.compile_program(fg.make_ir(step)(params, x, y))
+    args = fg.tree.leaves(params) + [x, y]
+    run(*args)
+    before = fcuda.launches()
+    run(*args)
+    expected = sum(w in ("kernel", "matmul") for w in run.where)
+    assert fcuda.launches() - before == expected and expected >= 3

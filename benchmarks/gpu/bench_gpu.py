@@ -101,8 +101,8 @@ def part_mlp(batches, repeats, sizes=(784, 100)):
     rng = np.random.default_rng(1)
     print(f"\n### MLP {sizes[0]}-{sizes[1]}-10 SGD step, float32")
     print("| batch | funcgrad (cuda) | PyTorch eager | torch.compile | JAX | funcgrad / eager | / compile | / JAX "
-          "| device launches, host steps |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+          "| launches per step | device groups, host groups |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for batch in batches:
         params, x, y = _mlp(batch, rng, *sizes)
         step = _fg_step(batch)
@@ -119,6 +119,9 @@ def part_mlp(batches, repeats, sizes=(784, 100)):
         def fg_step():
             state["p"] = jitted(state["p"], xd, yd)
         t_fg = _median(fg_step, repeats, cuda.synchronize)
+        before = fcuda.launches()
+        fg_step()
+        launches = fcuda.launches() - before
         t_eager = t_comp = t_jax = None
         try:
             import torch
@@ -159,8 +162,29 @@ def part_mlp(batches, repeats, sizes=(784, 100)):
         def ratio(t):
             return "-" if t is None else f"{t_fg / t:.1f}x"
         print(f"| {batch} | {fmt(t_fg)} | {fmt(t_eager)} | {fmt(t_comp)} | {fmt(t_jax)} | {ratio(t_eager)} "
-              f"| {ratio(t_comp)} | {ratio(t_jax)} | {sum(w != 'host' for w in where)} device, "
+              f"| {ratio(t_comp)} | {ratio(t_jax)} | {launches} | {sum(w != 'host' for w in where)} device, "
               f"{where.count('host')} host |")
+
+
+def part_launch(repeats):
+    """The cost of one kernel launch: a one-element funcgrad program (one kernel) per call, against the same
+    kernel launched by Numba directly, and the time per launch of the MLP step's kernels."""
+    from numba import cuda
+    print("\n### Launch overhead (one-element kernel)")
+    x = fg.device_put(np.ones(1, np.float32))
+    run = fcuda.compile_program(fg.make_ir(lambda x: x * 2.0 + 1.0)(np.ones(1, np.float32)))
+
+    namespace = {"cuda": cuda}      # a module-level name, as the simulator needs
+    exec("def raw(n, a, out):\n    i = cuda.grid(1)\n    if i < n:\n        out[i] = a[i] * 2.0 + 1.0\n", namespace)
+    raw = cuda.jit(namespace["raw"])
+    out = cuda.device_array(1, np.float32)
+    raw[1, 32](1, x.device_array, out)
+    t_raw = _median(lambda: raw[1, 32](1, x.device_array, out), repeats, cuda.synchronize)
+    t_fg = _median(lambda: run(x), repeats, cuda.synchronize)
+    print("| path | time per call | / Numba launch |")
+    print("| --- | ---: | ---: |")
+    print(f"| Numba kernel[1, 32](...) | {t_raw * 1e6:.1f} us | 1.0x |")
+    print(f"| funcgrad compiled program (1 kernel) | {t_fg * 1e6:.1f} us | {t_fg / t_raw:.1f}x |")
 
 
 def main():
@@ -174,9 +198,11 @@ def main():
     if SMOKE:
         part_elementwise(64, 2)
         part_mlp([4], 1, sizes=(6, 5))
+        part_launch(2)
     else:
         part_elementwise(1 << 24, args.repeats)
         part_mlp([500, 8192], args.repeats)
+        part_launch(args.repeats * 20)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,15 @@ export FUNCGRAD_CACHE_DIR="${FUNCGRAD_CACHE_DIR:-$out/cache}"
   python -c "import numba, numpy; print('numba', numba.__version__, 'numpy', numpy.__version__)"
   python -c "import cupy; print('cupy', cupy.__version__)" 2>&1 | tail -1
 } > "$out/device.txt" 2>&1
-timeout 300 python -m pytest -q -p no:cacheprovider tests/test_cuda_backend.py > "$out/tests.txt" 2>&1
+timeout 200 python -m pytest -q -p no:cacheprovider tests/test_cuda_backend.py > "$out/tests.txt" 2>&1
 echo "tests rc=$?" >> "$out/tests.txt"
-timeout 400 python benchmarks/gpu/bench_gpu.py > "$out/bench_gpu.md" 2>&1
+timeout 240 python benchmarks/gpu/bench_gpu.py > "$out/bench_gpu.md" 2>&1
 echo "bench rc=$?" >> "$out/bench_gpu.md"
-tail -n 3 "$out/tests.txt" "$out/bench_gpu.md"
+# then, as time allows: every primitive case on the device, and the transformation tests on the cuda backend
+timeout 150 python -m pytest -q -x -p no:cacheprovider tests/test_cuda_conformance.py > "$out/conformance.txt" 2>&1
+echo "conformance rc=$?" >> "$out/conformance.txt"
+FUNCGRAD_TEST_BACKEND=cuda timeout 200 python -m pytest -q -p no:cacheprovider -W ignore::RuntimeWarning \
+  tests/test_composition.py tests/test_control_transforms.py tests/test_loop_grad.py tests/test_optim.py \
+  > "$out/suite.txt" 2>&1
+echo "suite rc=$?" >> "$out/suite.txt"
+tail -n 3 "$out/tests.txt" "$out/bench_gpu.md" "$out/conformance.txt" "$out/suite.txt"

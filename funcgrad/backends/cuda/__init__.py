@@ -39,13 +39,14 @@ import numpy as np
 from ...core.ir import Literal, Program, _names
 from ...device_array import DeviceArray
 from ...errors import UnsupportedError
+from .counters import count_launch, launches
 from .. import register_backend
 
-__all__ = ["compile_program", "available", "plan_program", "host_only"]
+__all__ = ["compile_program", "available", "plan_program", "host_only", "launches"]
 
 THREADS = 256          # threads per block
 MAX_BLOCKS = 1024      # blocks per launch (the grid-stride loops cover the rest)
-SIM_THREADS, SIM_BLOCKS = 8, 4   # on the simulator, where every thread is a Python thread
+SIM_THREADS, SIM_BLOCKS = 4, 2   # on the simulator, where every thread is a Python thread
 
 
 def _launch_limits(cuda) -> tuple:
@@ -87,7 +88,11 @@ def _load(kernel, cuda):
 
     import numba
 
-    namespace = {"cuda": cuda, "math": math, "np": np, "nbt": numba}
+    from numba import config
+
+    from .simulator import math as sim_math
+
+    namespace = {"cuda": cuda, "math": sim_math if config.ENABLE_CUDASIM else math, "np": np, "nbt": numba}
     namespace.update({name: getattr(device, name) for name in device.__all__})
     exec(compile(kernel.source, f"<funcgrad cuda kernel {kernel.name}>", "exec"), namespace)
     return cuda.jit(namespace[kernel.name])
@@ -173,7 +178,7 @@ def _host_only():
     return reasons
 
 
-def _step(group, k, names, cuda, threads):
+def _step(group, k, names, cuda, threads, max_blocks):
     """``(kind, item, fn)``: how the plan's group ``k`` runs."""
     from ...primitives.linalg import matmul_p
     from ...primitives.random import threefry2x32_p
@@ -206,13 +211,28 @@ def _step(group, k, names, cuda, threads):
             kernel = render_argreduction(eqn, name)
         else:
             return "host", Program([], [], [], [eqn], []), None
-    return "kernel", kernel, _load(kernel, cuda)
+    return "kernel", kernel, _launcher(kernel, _load(kernel, cuda), threads, max_blocks)
+
+
+def _launcher(kernel, fn, threads, max_blocks):
+    """``launch(*inputs, *outputs)``: ``fn`` configured once for its grid (the sizes are static), so that a
+    call pays no per-launch configuration in Python beyond Numba's own dispatch."""
+    n = kernel.kept or int(np.prod(kernel.loop_shape))
+    blocks = max(1, min(max_blocks, n if kernel.kept else -(-n // threads)))
+    configured = fn[blocks, threads]
+
+    def launch(*arrays):
+        configured(n, *arrays)
+        count_launch()
+    launch.grid = (blocks, threads)
+    return launch
 
 
 def compile_program(program: Program):
     """Return ``run(*flat_args) -> list`` of DeviceArrays for ``program``; ``run.to_host`` gives NumPy
     arrays, ``run.raw`` Numba device arrays (0-d values as shape (1,))."""
     from .matmul import device_matmul
+    from .memory import empty
 
     cuda = _cuda()
     program, plan = plan_program(program)
@@ -224,7 +244,7 @@ def compile_program(program: Program):
         return named[v]
 
     threads, max_blocks = _launch_limits(cuda)
-    steps = [_step(group, k, names, cuda, threads) for k, group in enumerate(plan.groups)]
+    steps = [_step(group, k, names, cuda, threads, max_blocks) for k, group in enumerate(plan.groups)]
     subprograms = {}          # id(body) -> (body, its compiled run): the bodies of control flow, compiled once
 
     def sub(body):
@@ -263,11 +283,9 @@ def compile_program(program: Program):
                     for v, o in zip(eqn.outputs, outs):
                         vals.put(v, o)
                 continue
-            n = item.kept or int(np.prod(item.loop_shape))
             ins = [vals.device_or_literal(v) for v in item.inputs]
-            outs = [cuda.device_array(v.aval.shape or (1,), v.aval.dtype) for v in item.outputs]
-            blocks = max(1, min(max_blocks, n if item.kept else -(-n // threads)))
-            fn[blocks, threads](n, *ins, *outs)
+            outs = [empty(cuda, v.aval.shape, v.aval.dtype) for v in item.outputs]
+            fn(*ins, *outs)
             for v, d in zip(item.outputs, outs):
                 vals.put_device(v, d)
         if mode == "raw":

@@ -20,6 +20,7 @@ import numpy as np
 
 from ...core.ir import Literal
 from ...primitives.control import fori_loop_p, scan_p, switch_p, while_loop_p
+from .memory import empty
 
 __all__ = ["control_rules"]
 
@@ -84,7 +85,7 @@ def _scan(ctx, eqn):
     xs = [vals.device_or_literal(a) for a in eqn.inputs[nc + nk:]]
     x_rows = [_rows(x, length, tuple(a.aval.shape[1:])) for x, a in zip(xs, eqn.inputs[nc + nk:])]
     y_avals = [v.aval for v in eqn.outputs[nk:]]
-    ys = [cuda.device_array(a.shape, a.dtype) for a in y_avals]
+    ys = [empty(cuda, a.shape, a.dtype) for a in y_avals]
     y_rows = [_rows(y, length, tuple(a.shape[1:])) for y, a in zip(ys, y_avals)]
     for t in range(length):
         i = length - 1 - t if p["reverse"] else t

@@ -2,9 +2,12 @@
 semantics (as ``numba_backend/scalar.py`` on the CPU)."""
 from __future__ import annotations
 
-import math
+from numba import config, cuda
 
-from numba import cuda
+if config.ENABLE_CUDASIM:       # Python's math raises where the device returns inf or nan
+    from .simulator import math
+else:
+    import math
 
 __all__ = ["d_logistic", "d_sign", "d_rint", "d_fmax", "d_fmin", "d_remainder_float", "d_remainder_int",
            "d_floordiv_float", "d_floordiv_int", "d_threefry2x32"]

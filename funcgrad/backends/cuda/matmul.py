@@ -14,6 +14,9 @@ import math
 
 import numpy as np
 
+from .counters import count_launch
+from .memory import cupy_or_none, empty
+
 __all__ = ["device_matmul", "TILE"]
 
 TILE = 16
@@ -63,26 +66,18 @@ def _gemm(cuda, dtype, tile):
     return fn
 
 
-def _cupy():
-    from numba import config
-    if config.ENABLE_CUDASIM:
-        return None
-    try:
-        import cupy
-    except ImportError:
-        return None
-    return cupy
 
 
 def device_matmul(cuda, a, b, out_aval, transpose_a, transpose_b):
     """``op(a) @ op(b)`` for device arrays of shape ``(..., M, K)``; a device array of ``out_aval``."""
     shape = tuple(out_aval.shape)
-    cupy = _cupy()
+    cupy = cupy_or_none()
+    count_launch()
     if cupy is not None:
         ca, cb = cupy.asarray(a), cupy.asarray(b)
         ca = cupy.swapaxes(ca, -1, -2) if transpose_a else ca
         cb = cupy.swapaxes(cb, -1, -2) if transpose_b else cb
-        return cuda.as_cuda_array(cupy.ascontiguousarray(cupy.matmul(ca, cb)))
+        return cuda.as_cuda_array(cupy.ascontiguousarray(cupy.matmul(ca, cb)), sync=False)
     from numba import config
 
     tile = SIM_TILE if config.ENABLE_CUDASIM else TILE
@@ -90,7 +85,7 @@ def device_matmul(cuda, a, b, out_aval, transpose_a, transpose_b):
     m, n = shape[-2], shape[-1]
     a3 = a.reshape((batch,) + tuple(a.shape[-2:]))
     b3 = b.reshape((batch,) + tuple(b.shape[-2:]))
-    out = cuda.device_array((batch, m, n), out_aval.dtype)
+    out = empty(cuda, (batch, m, n), out_aval.dtype)
     if batch and m and n:
         grid = (math.ceil(n / tile), math.ceil(m / tile), batch)
         _gemm(cuda, out_aval.dtype, tile)[grid, (tile, tile)](a3, b3, out, bool(transpose_a), bool(transpose_b))

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.ir import Literal
+from .counters import count_launch
+from .memory import empty
 
 from ...primitives.indexing import scatter_add_p
 from ...primitives.shape import reshape_p
@@ -68,7 +70,7 @@ def _scatter_add(ctx, eqn):
     shape = out.aval.shape
     pre, post = int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis + 1:], dtype=np.int64))
     m = int(np.prod(idx.aval.shape, dtype=np.int64))
-    dest = cuda.device_array(shape or (1,), out.aval.dtype)
+    dest = empty(cuda, shape, out.aval.dtype)
     dest.copy_to_device(vals.device_or_literal(operand))
     if pre * m * post:
         upd = vals.device_or_literal(updates).reshape((pre, m, post))
@@ -76,6 +78,7 @@ def _scatter_add(ctx, eqn):
         threads, max_blocks = ctx.limits
         blocks = max(1, min(max_blocks, -(-(pre * m * post) // threads)))
         _scatter_kernel(cuda)[blocks, threads](dest.reshape((pre, shape[axis] if shape else 1, post)), upd, ix)
+        count_launch()
     vals.put_device(out, dest)
     return True
 
