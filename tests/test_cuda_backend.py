@@ -136,9 +136,12 @@ def test_reductions_run_as_tree_kernels(dtype, rtol):
     assert_close(got, want, 0)
 
 
+@pytest.mark.parametrize("tiled", [True, False])
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
-def test_matrix_products_run_on_the_device(ta, tb):
+def test_matrix_products_run_on_the_device(ta, tb, tiled, monkeypatch):
     from funcgrad import primitives as P
+    from funcgrad.backends.cuda import matmul
+    monkeypatch.setattr(matmul, "SIM_TILED", tiled)      # the tiled kernel, or the simulator's plain one
     a = rng.normal(size=(2, 5, 7))            # sizes no multiple of the simulator's 4 x 4 tiles
     b = rng.normal(size=(2, 7, 3))
     a_, b_ = (np.swapaxes(a, -1, -2).copy() if ta else a), (np.swapaxes(b, -1, -2).copy() if tb else b)
@@ -341,3 +344,27 @@ def test_launches_are_counted_per_step():
     run(*args)
     expected = sum(w in ("kernel", "matmul") for w in run.where)
     assert fcuda.launches() - before == expected and expected >= 3
+
+
+def test_the_digits_example_trains_on_the_cuda_backend(monkeypatch):
+    """examples/train_digits.py's main (shuffle + scan of Adam steps per epoch, one call each) with
+    ``--backend cuda``, on a small subset and network (the simulator's speed), against the interpreter."""
+    import importlib.util
+    import pathlib
+    pytest.importorskip("sklearn")
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "train_digits.py"
+    spec = importlib.util.spec_from_file_location("train_digits_cuda", path)
+    td = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(td)
+    x_train, x_test, y_train, y_test = td.load_digits(0)
+    small = (x_train[:48], x_test[:24], y_train[:48], y_test[:24])
+    results = {}
+    for backend in ("cuda", "interpret"):
+        monkeypatch.setattr(fg.config, "default_backend", backend)
+        results[backend] = td.main(epochs=2, batch_size=16, hidden=(8,), lr=1e-2, verbose=False, dataset=small)
+    got, want = results["cuda"], results["interpret"]
+    np.testing.assert_allclose(np.array(got["history"]), np.array(want["history"]), rtol=2e-4, atol=2e-5)
+    assert got["history"][-1][0] < got["history"][0][0]
+    for g, w in zip(fg.tree.leaves(got["params"]), fg.tree.leaves(want["params"])):
+        assert np.asarray(g).dtype == np.float32
+        np.testing.assert_allclose(np.asarray(g), w, rtol=2e-4, atol=2e-5)

@@ -6,7 +6,11 @@ operands' memory as it is (a device array is a CuPy array without a copy;
 the transpose flags are views). Elsewhere, and on Numba's CUDA simulator
 (which has no cuBLAS), a tiled ``@cuda.jit`` kernel: each block computes a
 ``TILE x TILE`` tile of the result, staging tiles of both operands in shared
-memory; accumulation in the operands' dtype.
+memory; accumulation in the operands' dtype. On the simulator, where every
+``syncthreads`` of every thread is a Python-level barrier, products run by
+default through a plain kernel (one thread per output element, the K loop
+in registers), which the training tests can afford; ``SIM_TILED = True``
+runs the tiled kernel there instead (its own test does).
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from .counters import count_launch
 from .memory import cupy_or_none, empty
 
 __all__ = ["device_matmul", "TILE"]
+
+SIM_TILED = False     # on the simulator: the tiled kernel (True) or the plain one (False)
 
 TILE = 16
 SIM_TILE = 4
@@ -51,6 +57,24 @@ def gemm(a, b, out, ta, tb):
         out[q, row, col] = acc
 '''
 
+_PLAIN = '''
+def gemm_plain(a, b, out, ta, tb):
+    f = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    m, n = out.shape[1], out.shape[2]
+    k_len = a.shape[1] if ta else a.shape[2]
+    total = out.shape[0] * m * n
+    while f < total:
+        col = f % n
+        row = (f // n) % m
+        q = f // (m * n)
+        acc = nbt.{dtype}(0)
+        for k in range(k_len):
+            acc += (a[q, k, row] if ta else a[q, row, k]) * (b[q, col, k] if tb else b[q, k, col])
+        out[q, row, col] = acc
+        f += stride
+'''
+
 _kernels = {}
 
 
@@ -61,8 +85,10 @@ def _gemm(cuda, dtype, tile):
         import numba
 
         namespace = {"cuda": cuda, "nbt": numba}
-        exec(compile(_SOURCE.format(t=tile, dtype=key[0]), f"<funcgrad cuda gemm {key}>", "exec"), namespace)
-        fn = _kernels[key] = cuda.jit(namespace["gemm"])
+        source, name = (_SOURCE.format(t=tile, dtype=key[0]), "gemm") if tile else (_PLAIN.format(dtype=key[0]),
+                                                                                   "gemm_plain")
+        exec(compile(source, f"<funcgrad cuda {name} {key}>", "exec"), namespace)
+        fn = _kernels[key] = cuda.jit(namespace[name])
     return fn
 
 
@@ -80,13 +106,17 @@ def device_matmul(cuda, a, b, out_aval, transpose_a, transpose_b):
         return cuda.as_cuda_array(cupy.ascontiguousarray(cupy.matmul(ca, cb)), sync=False)
     from numba import config
 
-    tile = SIM_TILE if config.ENABLE_CUDASIM else TILE
+    tile = (SIM_TILE if SIM_TILED else 0) if config.ENABLE_CUDASIM else TILE
     batch = int(np.prod(shape[:-2], dtype=np.int64))
     m, n = shape[-2], shape[-1]
     a3 = a.reshape((batch,) + tuple(a.shape[-2:]))
     b3 = b.reshape((batch,) + tuple(b.shape[-2:]))
     out = empty(cuda, (batch, m, n), out_aval.dtype)
-    if batch and m and n:
+    if batch and m and n and not tile:
+        from . import SIM_BLOCKS, SIM_THREADS
+        blocks = max(1, min(SIM_BLOCKS, -(-(batch * m * n) // SIM_THREADS)))
+        _gemm(cuda, out_aval.dtype, 0)[blocks, SIM_THREADS](a3, b3, out, bool(transpose_a), bool(transpose_b))
+    elif batch and m and n:
         grid = (math.ceil(n / tile), math.ceil(m / tile), batch)
         _gemm(cuda, out_aval.dtype, tile)[grid, (tile, tile)](a3, b3, out, bool(transpose_a), bool(transpose_b))
     return out.reshape(shape)
