@@ -368,3 +368,21 @@ def test_the_digits_example_trains_on_the_cuda_backend(monkeypatch):
     for g, w in zip(fg.tree.leaves(got["params"]), fg.tree.leaves(want["params"])):
         assert np.asarray(g).dtype == np.float32
         np.testing.assert_allclose(np.asarray(g), w, rtol=2e-4, atol=2e-5)
+
+
+def test_kernels_are_module_files_in_the_cache_and_shared():
+    """Each kernel's module is written into funcgrad's cache directory (where ``cuda.jit(cache=True)`` keeps
+    its compiled code on a GPU), and a program compiled again reuses the loaded kernels."""
+    from funcgrad.backends.cuda import kernel_cache
+    from funcgrad.backends.numba_backend import cache_dir
+    x = rng.normal(size=(3, 4))
+    f = lambda x: (fnp.exp(x) * 3.0 - 1.0, fnp.sum(fnp.sin(x), axis=1))
+    first = fcuda.compile_program(fg.make_ir(f)(x))
+    paths = [kernel_cache.module_path(k) for k in first.kernels]
+    assert paths and all(p is not None and p.startswith(cache_dir()) for p in paths), paths
+    assert all(k.source in open(p).read() for k, p in zip(first.kernels, paths))
+    again = fcuda.compile_program(fg.make_ir(f)(x))
+    assert [kernel_cache.module_path(k) for k in again.kernels] == paths
+    assert kernel_cache.load(again.kernels[0], __import__("numba").cuda)[0] is \
+        kernel_cache.load(first.kernels[0], __import__("numba").cuda)[0]
+    assert_close(again(x), f(x), 1e-12)

@@ -1,38 +1,39 @@
 """The CUDA backend (``backend="cuda"``): programs as ``@cuda.jit`` kernels.
 
-Work in progress (issue 13). What runs where today:
+What runs where (issue 13):
 
 - each fused elementwise or reduction group of the program's fusion plan
   (``passes.fusion``) is one kernel (``kernels.py``: grid-stride loops;
   reductions as block-level trees in shared memory), its rules in
-  ``lowering.cuda_scalar`` and ``lowering.cuda_reduction``;
+  ``lowering.cuda_scalar`` and ``lowering.cuda_reduction``; kernels are
+  module files in the cache directory, compiled with ``cache=True``
+  (``kernel_cache.py``);
 - matrix products run on the device (``matmul.py``: CuPy's cuBLAS where
-  CuPy is installed, a tiled ``@cuda.jit`` kernel on the simulator);
-- ``transpose``, ``slice``, ``rev``, ``pad``, ``concatenate`` and ``take``
-  are one kernel each (``indexing.py``: each output element read from its
-  source); ``structural.device_rules`` run reshapes as views and
-  ``scatter_add`` with atomic additions; ``threefry2x32`` (``funcgrad.random``'s
-  bits) is a kernel too, with the CPU's bits;
-- every other group (the remaining indexing operations, control flow,
-  decompositions) runs on the host, through the primitives' NumPy implementations (the
-  interpreter's);
+  CuPy is installed, a ``@cuda.jit`` kernel elsewhere and on the simulator);
+- ``transpose``, ``slice``, ``rev``, ``pad``, ``pad_add``, ``concatenate``,
+  ``take``, ``argmax``/``argmin`` and ``threefry2x32`` are one kernel each
+  (``indexing.py``); ``structural.device_rules`` run reshapes as views and
+  ``scatter_add`` with atomic additions;
+- control flow (``control.py``): loop bodies and branches are compiled for
+  the device once and driven from the host on values that stay on the
+  device;
+- what ``host_only()`` lists (the decompositions, ``argsort``) runs on the
+  host, through the primitives' NumPy implementations (the interpreter's);
 - a value stays where the step that made it ran, and is copied to the
-  host or the device once per call when a later step needs it there
-  (consecutive kernels pass device arrays); inputs that are device arrays
-  (``DeviceArray``, or anything with ``__cuda_array_interface__``) are read
-  in place; results are ``funcgrad.DeviceArray`` s, which stay on the device
-  (``np.asarray`` or ``fg.device_get`` copies them to the host).
+  host or the device once per call when a later step needs it there;
+  inputs that are device arrays (``DeviceArray``, or anything with
+  ``__cuda_array_interface__``) are read in place; results are
+  ``funcgrad.DeviceArray`` s, which stay on the device (``np.asarray`` or
+  ``fg.device_get`` copies them to the host); memory comes from CuPy's pool
+  where CuPy is installed (``memory.py``).
 
-So the backend is correct (it is tested against the interpreter under Numba's
-CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``) but not yet fast; device-resident
-values, reductions and cuBLAS products are the next steps.
+The backend is tested against the interpreter under Numba's CUDA simulator
+(``NUMBA_ENABLE_CUDASIM=1``); it has not yet run on a GPU.
 
 Requires Numba's CUDA target (``numba.cuda``, or the ``numba-cuda``
 package) and a GPU, or the simulator.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -81,21 +82,6 @@ def plan_program(program: Program):
 
     program = inline_calls(optimize(program))
     return program, plan_fusion(program, uniform_reductions=True)
-
-
-def _load(kernel, cuda):
-    from . import device
-
-    import numba
-
-    from numba import config
-
-    from .simulator import math as sim_math
-
-    namespace = {"cuda": cuda, "math": sim_math if config.ENABLE_CUDASIM else math, "np": np, "nbt": numba}
-    namespace.update({name: getattr(device, name) for name in device.__all__})
-    exec(compile(kernel.source, f"<funcgrad cuda kernel {kernel.name}>", "exec"), namespace)
-    return cuda.jit(namespace[kernel.name])
 
 
 class _Context:
@@ -211,18 +197,34 @@ def _step(group, k, names, cuda, threads, max_blocks):
             kernel = render_argreduction(eqn, name)
         else:
             return "host", Program([], [], [], [eqn], []), None
-    return "kernel", kernel, _launcher(kernel, _load(kernel, cuda), threads, max_blocks)
+    return "kernel", kernel, _launcher(kernel, cuda, threads, max_blocks)
 
 
-def _launcher(kernel, fn, threads, max_blocks):
-    """``launch(*inputs, *outputs)``: ``fn`` configured once for its grid (the sizes are static), so that a
-    call pays no per-launch configuration in Python beyond Numba's own dispatch."""
+def _launcher(kernel, cuda, threads, max_blocks):
+    """``launch(*inputs, *outputs)``: the kernel (``kernel_cache.load``) configured once for its grid (the
+    sizes are static), so that a call pays no per-launch configuration in Python beyond Numba's own
+    dispatch. A first launch that fails is retried once with the kernel compiled without the disk cache
+    (a cache entry that could not be read or written); a genuine error raises again."""
+    from .kernel_cache import load
+
+    fn, uncached = load(kernel, cuda)
     n = kernel.kept or int(np.prod(kernel.loop_shape))
     blocks = max(1, min(max_blocks, n if kernel.kept else -(-n // threads)))
-    configured = fn[blocks, threads]
+    state = {"configured": fn[blocks, threads], "retry": uncached}
 
     def launch(*arrays):
-        configured(n, *arrays)
+        try:
+            state["configured"](n, *arrays)
+        except Exception as e:  # noqa: BLE001 - retried once without the disk cache, then raised
+            retry, state["retry"] = state["retry"], None
+            if retry is None:
+                raise
+            import warnings
+            warnings.warn(f"funcgrad: the CUDA kernel {kernel.name} failed with its disk cache "
+                          f"({type(e).__name__}: {str(e)[:200]}); compiling it without the cache", RuntimeWarning)
+            state["configured"] = retry()[blocks, threads]
+            state["configured"](n, *arrays)
+        state["retry"] = None
         count_launch()
     launch.grid = (blocks, threads)
     return launch
