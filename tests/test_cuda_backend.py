@@ -386,3 +386,16 @@ def test_kernels_are_module_files_in_the_cache_and_shared():
     assert kernel_cache.load(again.kernels[0], __import__("numba").cuda)[0] is \
         kernel_cache.load(first.kernels[0], __import__("numba").cuda)[0]
     assert_close(again(x), f(x), 1e-12)
+
+
+def test_argsort_is_stable_with_nans_last_on_the_device():
+    x = rng.integers(0, 4, (3, 9)).astype(np.float64)        # many ties
+    x[0, 2] = x[1, 5] = x[1, 0] = np.nan
+    run = fcuda.compile_program(fg.make_ir(lambda x: (fnp.argsort(x), fnp.argsort(x, axis=0)))(x))
+    assert "host" not in run.where
+    got = run(x)
+    np.testing.assert_array_equal(np.asarray(got[0]), np.argsort(x, axis=-1, kind="stable"))
+    np.testing.assert_array_equal(np.asarray(got[1]), np.argsort(x, axis=0, kind="stable"))
+    key = fg.random.key(2)
+    got, want = both(lambda k: fg.random.permutation(k, 20), key)
+    np.testing.assert_array_equal(np.asarray(got), want)

@@ -11,14 +11,13 @@ What runs where (issue 13):
 - matrix products run on the device (``matmul.py``: CuPy's cuBLAS where
   CuPy is installed, a ``@cuda.jit`` kernel elsewhere and on the simulator);
 - ``transpose``, ``slice``, ``rev``, ``pad``, ``pad_add``, ``concatenate``,
-  ``take``, ``argmax``/``argmin`` and ``threefry2x32`` are one kernel each
+  ``take``, ``argmax``/``argmin``, ``argsort`` and ``threefry2x32`` are one kernel each
   (``indexing.py``); ``structural.device_rules`` run reshapes as views and
   ``scatter_add`` with atomic additions;
 - control flow (``control.py``): loop bodies and branches are compiled for
   the device once and driven from the host on values that stay on the
   device;
-- what ``host_only()`` lists (the decompositions, ``argsort``) runs on the
-  host, through the primitives' NumPy implementations (the interpreter's);
+- what ``host_only()`` lists (the decompositions) runs on the host, through the primitives' NumPy implementations (the interpreter's);
 - a value stays where the step that made it ran, and is copied to the
   host or the device once per call when a later step needs it there;
   inputs that are device arrays (``DeviceArray``, or anything with
@@ -155,12 +154,9 @@ class _Values:
 def _host_only():
     """The primitives that run on the host by design (for now), with the reason."""
     from ...primitives import decompositions as D
-    from ...primitives.sort import argsort_p
-
     later = "on the host until the cuSOLVER path (CuPy) is written: issue 13"
     reasons = {p: later for p in (D.cholesky_p, D.lu_p, D.eigh_p, D.svd_p, D.qr_p, D.triangular_solve_p,
                                   D.triangular_matmul_p)}
-    reasons[argsort_p] = "on the host until a device sort (CuPy's) is wired in: issue 13"
     return reasons
 
 
@@ -169,7 +165,9 @@ def _step(group, k, names, cuda, threads, max_blocks):
     from ...primitives.linalg import matmul_p
     from ...primitives.random import threefry2x32_p
     from .control import control_rules
-    from .indexing import arg_reductions, cuda_index, render_argreduction, render_index, render_threefry
+    from ...primitives.sort import argsort_p
+    from .indexing import (arg_reductions, cuda_index, render_argreduction, render_argsort, render_index,
+                           render_threefry)
     from .kernels import reducible, render, render_reduction
     from .structural import device_rules
 
@@ -195,6 +193,8 @@ def _step(group, k, names, cuda, threads, max_blocks):
             kernel = render_index(eqn, name)
         elif prim in arg_reductions:
             kernel = render_argreduction(eqn, name)
+        elif prim is argsort_p:
+            kernel = render_argsort(eqn, name)
         else:
             return "host", Program([], [], [], [eqn], []), None
     return "kernel", kernel, _launcher(kernel, cuda, threads, max_blocks)

@@ -10,7 +10,8 @@ transpose of ``slice``); :func:`render_threefry`, one Threefry-2x32
 encryption per element (``device.d_threefry2x32``: the CPU's bits); and
 :func:`render_argreduction`, ``argmax``/``argmin`` with one thread per output
 element scanning the reduced axis in order (NumPy's answer: the first
-maximum, the first NaN where there is one).
+maximum, the first NaN where there is one); and :func:`render_argsort`,
+``argsort`` by ranks (stable, NaNs last, as the interpreter's).
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from ...primitives.shape import concatenate_p, pad_add_p, pad_p, rev_p, slice_p,
 from ..numba_backend.lowering import ishape
 from .kernels import Kernel, _broadcast_index, _literal_of, _unravel
 
-__all__ = ["cuda_index", "render_index", "render_threefry", "render_argreduction", "arg_reductions"]
+__all__ = ["cuda_index", "render_index", "render_threefry", "render_argreduction", "arg_reductions",
+           "render_argsort"]
 
 
 def _transpose(eqn, src):
@@ -174,3 +176,32 @@ def render_threefry(eqn, name: str) -> Kernel:
              "f += stride"]
     source = "\n".join(lines + ["        " + b for b in body]) + "\n"
     return Kernel(name, source, tuple(loop), tuple(eqn.inputs), (y0, y1))
+
+
+def render_argsort(eqn, name: str) -> Kernel:
+    """The kernel of one ``argsort`` equation (along the last axis, stable, NaNs last): one thread per
+    element computes its rank in its row, the number of elements before it in the sorted order (smaller
+    ones, and equal ones at a smaller index), and stores its index at that position. O(n^2) work per
+    row of n, all of it parallel: right for the rows a shuffle or a top-k sorts (thousands), slow for
+    rows of millions."""
+    x, out = eqn.inputs[0], eqn.outputs[0]
+    shape = tuple(x.aval.shape)
+    nd, n = len(shape), shape[-1]
+    lead = [f"i{d}" for d in range(nd - 1)]
+    at = lambda k: f"in_0[{', '.join(lead + [k])}]"
+    lines = [f"def {name}(n, in_0, out):",
+             "    f = cuda.grid(1)",
+             "    stride = cuda.gridsize(1)",
+             "    while f < n:"]
+    body = _unravel(shape, "f", range(nd), "r")
+    me = f"i{nd - 1}"
+    body += [f"a = {at(me)}",
+             "rank = 0",
+             f"for j in range({n}):",
+             f"    b = {at('j')}",
+             "    if (b < a or (a != a and b == b)) or ((b == a or (a != a and b != b)) and j < " + me + "):",
+             "        rank += 1",
+             f"out[{', '.join(lead + ['rank'])}] = np.int64({me})",
+             "f += stride"]
+    source = "\n".join(lines + ["        " + b for b in body]) + "\n"
+    return Kernel(name, source, shape, (x,), (out,))
