@@ -27,6 +27,16 @@ __all__ = ["cuda_index", "render_index", "render_threefry", "render_argreduction
            "render_argsort"]
 
 
+def _grid_stride(name: str, params: str, body: list) -> str:
+    """The source of ``name(n, params)``: a grid-stride loop over ``f < n`` running ``body`` (statements,
+    which set the loop indices from ``f`` first) per element."""
+    lines = [f"def {name}(n, {params}):",
+             "    f = cuda.grid(1)",
+             "    stride = cuda.gridsize(1)",
+             "    while f < n:"]
+    return "\n".join(lines + ["        " + b for b in body + ["f += stride"]]) + "\n"
+
+
 def _transpose(eqn, src):
     perm = eqn.params["permutation"]
     idx = [None] * len(perm)
@@ -118,10 +128,7 @@ def render_argreduction(eqn, name: str) -> Kernel:
     else:
         store = ", ".join(f"i{j}" for j in range(len(kept))) or "0"
     ix = np.dtype(out.aval.dtype).name
-    lines = [f"def {name}(n, in_0, out):",
-             "    f = cuda.grid(1)",
-             "    stride = cuda.gridsize(1)",
-             "    while f < n:"]
+    params = "in_0, out"
     body = _unravel(loop, "f", range(len(kept)), "r")
     body += [f"best = {read('0')}",
              "at = 0",
@@ -130,9 +137,8 @@ def render_argreduction(eqn, name: str) -> Kernel:
              f"    if best == best and (v {better} best or v != v):",
              "        best = v",
              "        at = k",
-             f"out[{store}] = np.{ix}(at)",
-             "f += stride"]
-    source = "\n".join(lines + ["        " + b for b in body]) + "\n"
+             f"out[{store}] = np.{ix}(at)"]
+    source = _grid_stride(name, params, body)
     return Kernel(name, source, loop, (x,), (out,))
 
 
@@ -147,14 +153,10 @@ def render_index(eqn, name: str) -> Kernel:
         return f"in_{k}[{', '.join(idx) if a.aval.shape else '0'}]"
 
     args = [f"in_{k}" for k in range(len(eqn.inputs))]
-    lines = [f"def {name}(n, {', '.join(args)}, out):",
-             "    f = cuda.grid(1)",
-             "    stride = cuda.gridsize(1)",
-             "    while f < n:"]
+    params = f"{', '.join(args)}, out"
     body = _unravel(loop, "f", range(len(loop)), "r")
     body.append(f"out[{', '.join(f'i{d}' for d in range(len(loop)))}] = {cuda_index[eqn.primitive](eqn, src)}")
-    body.append("f += stride")
-    source = "\n".join(lines + ["        " + b for b in body]) + "\n"
+    source = _grid_stride(name, params, body)
     return Kernel(name, source, tuple(loop), tuple(eqn.inputs), (out,))
 
 
@@ -165,16 +167,12 @@ def render_threefry(eqn, name: str) -> Kernel:
     args = [f"in_{k}" for k in range(4)]
     reads = [f"in_{k}[{_broadcast_index(ishape(a.aval), loop)}]" for k, a in enumerate(eqn.inputs)]
     idx = ", ".join(f"i{d}" for d in range(len(loop)))
-    lines = [f"def {name}(n, {', '.join(args)}, out_0, out_1):",
-             "    f = cuda.grid(1)",
-             "    stride = cuda.gridsize(1)",
-             "    while f < n:"]
+    params = f"{', '.join(args)}, out_0, out_1"
     body = _unravel(loop, "f", range(len(loop)), "r")
     body += [f"y0, y1 = d_threefry2x32({', '.join(reads)})",
              f"out_0[{idx}] = np.uint32(y0)",
-             f"out_1[{idx}] = np.uint32(y1)",
-             "f += stride"]
-    source = "\n".join(lines + ["        " + b for b in body]) + "\n"
+             f"out_1[{idx}] = np.uint32(y1)"]
+    source = _grid_stride(name, params, body)
     return Kernel(name, source, tuple(loop), tuple(eqn.inputs), (y0, y1))
 
 
@@ -189,10 +187,7 @@ def render_argsort(eqn, name: str) -> Kernel:
     nd, n = len(shape), shape[-1]
     lead = [f"i{d}" for d in range(nd - 1)]
     at = lambda k: f"in_0[{', '.join(lead + [k])}]"
-    lines = [f"def {name}(n, in_0, out):",
-             "    f = cuda.grid(1)",
-             "    stride = cuda.gridsize(1)",
-             "    while f < n:"]
+    params = "in_0, out"
     body = _unravel(shape, "f", range(nd), "r")
     me = f"i{nd - 1}"
     body += [f"a = {at(me)}",
@@ -201,7 +196,6 @@ def render_argsort(eqn, name: str) -> Kernel:
              f"    b = {at('j')}",
              "    if (b < a or (a != a and b == b)) or ((b == a or (a != a and b != b)) and j < " + me + "):",
              "        rank += 1",
-             f"out[{', '.join(lead + ['rank'])}] = np.int64({me})",
-             "f += stride"]
-    source = "\n".join(lines + ["        " + b for b in body]) + "\n"
+             f"out[{', '.join(lead + ['rank'])}] = np.int64({me})"]
+    source = _grid_stride(name, params, body)
     return Kernel(name, source, shape, (x,), (out,))
