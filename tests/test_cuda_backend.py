@@ -399,3 +399,28 @@ def test_argsort_is_stable_with_nans_last_on_the_device():
     key = fg.random.key(2)
     got, want = both(lambda k: fg.random.permutation(k, 20), key)
     np.testing.assert_array_equal(np.asarray(got), want)
+
+
+def test_independent_elementwise_kernels_share_one_launch(monkeypatch):
+    """The parameter updates at the end of a step (four shapes, no dependence between them) are one
+    kernel (horizontal fusion); a kernel that reads another's result is not merged with it."""
+    params = {"W1": rng.normal(size=(5, 4)), "b1": np.zeros(4), "W2": rng.normal(size=(4, 3)), "b2": np.zeros(3)}
+    x, y = rng.normal(size=(6, 5)), rng.normal(size=(6, 3))
+
+    def step(p, x, y):
+        def loss(p):
+            h = fnp.tanh(x @ p["W1"] + p["b1"])
+            return fnp.mean((h @ p["W2"] + p["b2"] - y) ** 2)
+        g = fg.grad(loss)(p)
+        return fg.tree.map(lambda w, d: w - 0.1 * d, p, g)
+
+    program = fg.make_ir(step)(params, x, y)
+    args = fg.tree.leaves(params) + [x, y]
+    merged = fcuda.compile_program(program)
+    monkeypatch.setattr(fcuda, "HORIZONTAL", False)
+    separate = fcuda.compile_program(program)
+    assert len(merged.kernels) < len(separate.kernels)
+    assert any("_h" in k.name for k in merged.kernels)
+    for a, b in zip(merged(*args), separate(*args)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))      # the same arithmetic, bit for bit
+    assert_close(merged(*args), fg.jit(step, backend="interpret")(params, x, y), 1e-12)

@@ -7,7 +7,8 @@ What runs where (issue 13):
   reductions as block-level trees in shared memory), its rules in
   ``lowering.cuda_scalar`` and ``lowering.cuda_reduction``; kernels are
   module files in the cache directory, compiled with ``cache=True``
-  (``kernel_cache.py``);
+  (``kernel_cache.py``); consecutive elementwise kernels that do not read
+  one another's results are merged into one launch (``_horizontal``);
 - matrix products run on the device (``matmul.py``: CuPy's cuBLAS where
   CuPy is installed, a ``@cuda.jit`` kernel elsewhere and on the simulator);
 - ``transpose``, ``slice``, ``rev``, ``pad``, ``pad_add``, ``concatenate``,
@@ -197,7 +198,7 @@ def _step(group, k, names, cuda, threads, max_blocks):
             kernel = render_argsort(eqn, name)
         else:
             return "host", Program([], [], [], [eqn], []), None
-    return "kernel", kernel, _launcher(kernel, cuda, threads, max_blocks)
+    return "kernel", kernel, None          # its launcher is made after _horizontal
 
 
 def _launcher(kernel, cuda, threads, max_blocks):
@@ -230,6 +231,39 @@ def _launcher(kernel, cuda, threads, max_blocks):
     return launch
 
 
+HORIZONTAL = True     # merge consecutive independent elementwise kernels into one launch (_horizontal)
+
+
+def _horizontal(steps, cuda, threads, max_blocks):
+    """Runs of consecutive elementwise kernels that do not read one another's results (the parameter
+    updates at the end of a training step, say), each merged into one kernel: one launch for the run
+    (``kernels.render_horizontal``)."""
+    from .kernels import independent, render_horizontal
+
+    out, run = [], []
+
+    def flush():
+        if len(run) > 1:
+            kernel = render_horizontal([k for _, k, _ in run], f"{run[0][1].name}_h{len(run)}")
+            out.append(("kernel", kernel, None))
+        else:
+            out.extend(run)
+        run.clear()
+
+    for step in steps:
+        kind, item, _ = step
+        if kind == "kernel" and item.body and not item.kept and independent([k for _, k, _ in run] + [item]):
+            run.append(step)
+            continue
+        flush()
+        if kind == "kernel" and item.body and not item.kept:
+            run.append(step)
+        else:
+            out.append(step)
+    flush()
+    return out
+
+
 def compile_program(program: Program):
     """Return ``run(*flat_args) -> list`` of DeviceArrays for ``program``; ``run.to_host`` gives NumPy
     arrays, ``run.raw`` Numba device arrays (0-d values as shape (1,))."""
@@ -247,6 +281,10 @@ def compile_program(program: Program):
 
     threads, max_blocks = _launch_limits(cuda)
     steps = [_step(group, k, names, cuda, threads, max_blocks) for k, group in enumerate(plan.groups)]
+    if HORIZONTAL:
+        steps = _horizontal(steps, cuda, threads, max_blocks)
+    steps = [(kind, item, _launcher(item, cuda, threads, max_blocks) if kind == "kernel" else fn)
+             for kind, item, fn in steps]
     subprograms = {}          # id(body) -> (body, its compiled run): the bodies of control flow, compiled once
 
     def sub(body):

@@ -32,7 +32,7 @@ from ...core.ir import Literal, Var
 from ..numba_backend.lowering import ishape, np_type
 from .lowering import cuda_reduction, cuda_scalar
 
-__all__ = ["Kernel", "render", "render_reduction", "reducible"]
+__all__ = ["Kernel", "render", "render_reduction", "reducible", "render_horizontal", "independent"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class Kernel:
     inputs: tuple       # Vars read from outside the group, in argument order
     outputs: tuple      # Vars the kernel stores (read after the group)
     kept: int = 0       # a reduction kernel's kept elements (0: an elementwise kernel)
+    body: tuple = ()    # an elementwise kernel's statements for the element ``f`` (for render_horizontal)
+    params: tuple = ()  # its argument names after ``n``, in order
 
 
 def _literal(lit: Literal) -> str:
@@ -209,6 +211,41 @@ def render(group, name: str, names) -> Kernel:
         local[out] = s
         if out in outputs:
             body.append(f"{arg[out]}[{', '.join(f'i{d}' for d in range(len(loop)))}] = {s}")
-    body.append("f += stride")
-    lines += ["        " + b for b in body]
-    return Kernel(name, "\n".join(lines) + "\n", loop, tuple(inputs), outputs)
+    lines += ["        " + b for b in body + ["f += stride"]]
+    return Kernel(name, "\n".join(lines) + "\n", loop, tuple(inputs), outputs, body=tuple(body),
+                  params=tuple([arg[v] for v in inputs] + [arg[v] for v in outputs]))
+
+
+def independent(kernels) -> bool:
+    """Whether no kernel of ``kernels`` reads what another of them stores."""
+    stored = {v for k in kernels for v in k.outputs}
+    return not any(v in stored for k in kernels for v in k.inputs)
+
+
+def render_horizontal(kernels, name: str) -> Kernel:
+    """One kernel for several independent elementwise kernels (horizontal fusion: one launch where there
+    were ``len(kernels)``): one grid-stride loop over their elements end to end, each element running the
+    statements of the kernel it belongs to, at its index within that kernel."""
+    assert kernels and all(k.body and not k.kept for k in kernels) and independent(kernels)
+    inputs, outputs, params = [], [], []
+    for k in kernels:
+        for v, p in zip(k.inputs, k.params):
+            if v not in inputs:
+                inputs.append(v)
+                params.append(p)
+    for k in kernels:
+        outputs += list(k.outputs)
+        params += list(k.params[len(k.inputs):])
+    lines = [f"def {name}(n, {', '.join(params)}):",
+             "    g = cuda.grid(1)",
+             "    stride = cuda.gridsize(1)",
+             "    while g < n:"]
+    start = 0
+    for j, k in enumerate(kernels):
+        size = int(np.prod(k.loop_shape, dtype=np.int64))
+        lines.append(f"        {'if' if j == 0 else 'elif'} g < {start + size}:")
+        lines.append(f"            f = g - {start}")
+        lines += ["            " + b for b in k.body]
+        start += size
+    lines.append("        g += stride")
+    return Kernel(name, "\n".join(lines) + "\n", (start,), tuple(inputs), tuple(outputs))
