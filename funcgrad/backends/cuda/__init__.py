@@ -35,6 +35,8 @@ package) and a GPU, or the simulator.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ...core.ir import Literal, Program, _names
@@ -152,15 +154,6 @@ class _Values:
         return d
 
 
-def _host_only():
-    """The primitives that run on the host by design (for now), with the reason."""
-    from ...primitives import decompositions as D
-    later = "on the host until the cuSOLVER path (CuPy) is written: issue 13"
-    reasons = {p: later for p in (D.cholesky_p, D.lu_p, D.eigh_p, D.svd_p, D.qr_p, D.triangular_solve_p,
-                                  D.triangular_matmul_p)}
-    return reasons
-
-
 def _step(group, k, names, cuda, threads, max_blocks):
     """``(kind, item, fn)``: how the plan's group ``k`` runs."""
     from ...primitives.linalg import matmul_p
@@ -211,21 +204,24 @@ def _launcher(kernel, cuda, threads, max_blocks):
     fn, uncached = load(kernel, cuda)
     n = kernel.kept or int(np.prod(kernel.loop_shape))
     blocks = max(1, min(max_blocks, n if kernel.kept else -(-n // threads)))
-    state = {"configured": fn[blocks, threads], "retry": uncached}
+    configured, retry = fn[blocks, threads], uncached
 
     def launch(*arrays):
-        try:
-            state["configured"](n, *arrays)
-        except Exception as e:  # noqa: BLE001 - retried once without the disk cache, then raised
-            retry, state["retry"] = state["retry"], None
-            if retry is None:
-                raise
-            import warnings
-            warnings.warn(f"funcgrad: the CUDA kernel {kernel.name} failed with its disk cache "
-                          f"({type(e).__name__}: {str(e)[:200]}); compiling it without the cache", RuntimeWarning)
-            state["configured"] = retry()[blocks, threads]
-            state["configured"](n, *arrays)
-        state["retry"] = None
+        nonlocal configured, retry
+        if retry is None:                      # every launch after the first (or no cache to retry without)
+            configured(n, *arrays)
+        else:
+            try:
+                configured(n, *arrays)
+            except Exception as e:  # noqa: BLE001 - retried once without the disk cache, then raised
+                import warnings
+                warnings.warn(f"funcgrad: the CUDA kernel {kernel.name} failed with its disk cache "
+                              f"({type(e).__name__}: {str(e)[:200]}); compiling it without the cache",
+                              RuntimeWarning)
+                configured = retry()[blocks, threads]
+                retry = None
+                configured(n, *arrays)
+            retry = None
         count_launch()
     launch.grid = (blocks, threads)
     return launch
@@ -348,15 +344,13 @@ def compile_program(program: Program):
     return run
 
 
-HOST_ONLY = None     # filled on first use: see host_only()
-
-
+@functools.cache
 def host_only() -> dict:
-    """``{primitive: reason}``: what runs on the host by design (the conformance test's list)."""
-    global HOST_ONLY
-    if HOST_ONLY is None:
-        HOST_ONLY = _host_only()
-    return HOST_ONLY
+    """``{primitive: reason}``: what runs on the host by design, for now (the conformance test's list)."""
+    from ...primitives import decompositions as D
+    later = "on the host until the cuSOLVER path (CuPy) is written: issue 13"
+    return {p: later for p in (D.cholesky_p, D.lu_p, D.eigh_p, D.svd_p, D.qr_p, D.triangular_solve_p,
+                               D.triangular_matmul_p)}
 
 
 register_backend("cuda", compile_program)

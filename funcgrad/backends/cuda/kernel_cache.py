@@ -51,6 +51,14 @@ def _header(simulated: bool) -> str:
             + "from funcgrad.backends.cuda.device import *  # noqa: F401,F403\n\n")
 
 
+def _source_and_key(kernel):
+    from numba import config
+
+    source = _header(bool(config.ENABLE_CUDASIM)) + kernel.source
+    digest = hashlib.sha256((_versions() + "\n" + source).encode()).hexdigest()[:32]
+    return source, digest, (digest, kernel.name)
+
+
 def load(kernel, cuda):
     """``(jitted, uncached)``: ``kernel``'s function compiled for the device, with the disk cache where its
     file could be written, and a function that compiles it again without the cache (None where there is
@@ -59,9 +67,7 @@ def load(kernel, cuda):
 
     from ..numba_backend.disk_cache import write_module
 
-    source = _header(bool(config.ENABLE_CUDASIM)) + kernel.source
-    digest = hashlib.sha256((_versions() + "\n" + source).encode()).hexdigest()[:32]
-    key = (digest, kernel.name)
+    source, digest, key = _source_and_key(kernel)
     with _lock:
         hit = _modules.get(key)
         if hit is None:
@@ -79,9 +85,5 @@ def load(kernel, cuda):
 
 def module_path(kernel) -> str | None:
     """The file ``kernel`` was loaded from (None: compiled in memory, or not loaded yet)."""
-    from numba import config
-
-    source = _header(bool(config.ENABLE_CUDASIM)) + kernel.source
-    digest = hashlib.sha256((_versions() + "\n" + source).encode()).hexdigest()[:32]
-    hit = _modules.get((digest, kernel.name))
+    hit = _modules.get(_source_and_key(kernel)[2])
     return hit[2] if hit else None
