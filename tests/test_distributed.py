@@ -1,0 +1,173 @@
+"""funcgrad.distributed under mpiexec (loopback, 1, 2 and 4 processes).
+
+References: the rank-order sums written out here with NumPy, np.mean for
+the rounding, DataParallelStep.reference (one process computing the ranks'
+gradients in turn) for training, and a second launch for reproducibility.
+"""
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import funcgrad as fg
+from funcgrad import distributed as dist
+
+import mpi_worker as W
+
+pytest.importorskip("mpi4py")
+WORKER = pathlib.Path(__file__).with_name("mpi_worker.py")
+MPIEXEC = pathlib.Path(sys.executable).with_name("mpiexec")
+if not MPIEXEC.exists():
+    import shutil
+
+    MPIEXEC = shutil.which("mpiexec")
+if not MPIEXEC:
+    pytest.skip("no mpiexec (pip install -e '.[mpi]')", allow_module_level=True)
+
+
+def launch(n, *args, tmp, timeout=240, dist_timeout=60, flags=(), check=True):
+    env = dict(os.environ, FUNCGRAD_DIST_TIMEOUT=str(dist_timeout), NUMBA_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONPATH=str(WORKER.parent))
+    out = tmp / f"n{n}-{'-'.join(a for a in args if '/' not in a)}"
+    out.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([str(MPIEXEC), *flags, "-n", str(n), sys.executable, str(WORKER), args[0], str(out),
+                           *args[1:]], env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mpiexec -n {n} {args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc, [dict(np.load(out / f"rank{r}.npz")) for r in range(n) if (out / f"rank{r}.npz").exists()]
+
+
+def by_hand(trees, op):
+    """Rank-order reduction written out: ((t0 + t1) + t2) + ..., then / n."""
+    acc = np.array(trees[0], copy=True)
+    for t in trees[1:]:
+        acc = acc + t if op in ("sum", "mean") else np.maximum(acc, t)
+    return acc / len(trees) if op == "mean" else acc
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_all_reduce_and_broadcast(n, tmp_path):
+    _, ranks = launch(n, "collectives", tmp=tmp_path)
+    assert len(ranks) == n
+    inputs = [W.flat(W.rank_tree(r)) for r in range(n)]
+    root = int(ranks[0]["root"])
+    for res in ranks:
+        assert res["unchanged"], "all_reduce or broadcast modified the caller's arrays"
+        for path in inputs[0]:
+            if path == "['count']":
+                got = res["sum" + path]
+                assert got.dtype == np.int64 and np.array_equal(got, sum(t[path] for t in inputs))
+            else:
+                stack = [t[path] for t in inputs]
+                mean = res["mean" + path]
+                assert mean.dtype == stack[0].dtype and mean.shape == stack[0].shape
+                assert np.array_equal(mean, by_hand(stack, "mean"))          # bit for bit
+                tol = 1e-6 if mean.dtype == np.float32 else 1e-15
+                np.testing.assert_allclose(mean, np.mean(np.stack(stack), axis=0), rtol=tol, atol=tol)
+                assert np.array_equal(res["max" + path], by_hand(stack, "max"))
+            assert np.array_equal(res["bcast" + path], inputs[root][path])
+            assert res["bcast" + path].dtype == inputs[root][path].dtype
+    for res in ranks[1:]:   # every rank holds the same bits
+        for k in res:
+            assert np.array_equal(res[k], ranks[0][k]), k
+
+
+def test_reference_all_reduce_matches_hand_order():
+    trees = [W.floats(W.rank_tree(r)) for r in range(3)]
+    got = W.flat(dist.reference_all_reduce(trees, "mean"))
+    for path, v in got.items():
+        assert np.array_equal(v, by_hand([W.flat(t)[path] for t in trees], "mean"))
+
+
+def _params(res):
+    return {k: v for k, v in res.items() if k.startswith("p")}
+
+
+def _reference_training(n, steps):
+    data = W.digits()
+    key = fg.random.key(1)
+    step = W.make_step()
+    state = step.tx.init_state(W.initial_params())
+    for s in range(steps):
+        state, _ = step.reference(state, [W.local_batch(data, r, n, s, key) for r in range(n)])
+    return {f"p{k}": v for k, v in W.flat(state.params).items()}
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_training_is_bit_identical_to_the_reference(n, tmp_path):
+    _, ranks = launch(n, "train", "--steps", "20", tmp=tmp_path)
+    for res in ranks[1:]:
+        for k in _params(ranks[0]):
+            assert np.array_equal(res[k], ranks[0][k]), f"rank params differ at {k}"
+    ref = _reference_training(n, 20)
+    for k, v in ref.items():
+        assert ranks[0][k].dtype == np.float32
+        assert np.array_equal(ranks[0][k], v), f"{n} processes differ from the reference at {k}"
+    assert ranks[0]["losses"][-1] < ranks[0]["losses"][0]
+
+
+def test_two_launches_agree_bit_for_bit(tmp_path):
+    _, a = launch(2, "train", "--steps", "8", tmp=tmp_path / "a")
+    _, b = launch(2, "train", "--steps", "8", tmp=tmp_path / "b")
+    for k in a[0]:
+        assert np.array_equal(a[0][k], b[0][k]), k
+
+
+def test_checkpoint_restart_continues_identically(tmp_path):
+    ckpt = str(tmp_path / "state.npz")
+    _, whole = launch(2, "train", "--steps", "12", "--save-at", "6", ckpt, tmp=tmp_path / "whole")
+    assert os.path.exists(ckpt)
+    _, resumed = launch(2, "train", "--steps", "12", "--resume", ckpt, tmp=tmp_path / "resumed")
+    for r in range(2):
+        for k in whole[r]:
+            if k == "losses":
+                assert np.array_equal(resumed[r][k], whole[r][k][6:])
+            else:
+                assert np.array_equal(resumed[r][k], whole[r][k]), k
+
+
+def test_a_dead_rank_stops_the_others_with_a_clear_error(tmp_path):
+    # MPICH's default: the launcher ends the job as soon as one rank dies
+    proc, _ = launch(2, "dead", tmp=tmp_path / "a", check=False, timeout=120)
+    assert proc.returncode != 0
+    # without the launcher's clean-up, funcgrad's deadline ends the wait
+    proc, _ = launch(2, "dead", tmp=tmp_path / "b", check=False, timeout=120, dist_timeout=3,
+                     flags=("-disable-auto-cleanup",))
+    assert proc.returncode != 0
+    assert "rank 0 of 2 waited 3 s for the other ranks" in proc.stderr, proc.stderr
+
+
+def test_mismatched_trees_are_reported_with_rank_and_path(tmp_path):
+    proc, _ = launch(2, "mismatch", tmp=tmp_path, check=False, timeout=120)
+    assert proc.returncode != 0
+    assert "rank 1: leaf ['params']['w1'] has shape (4, 3)" in proc.stderr, proc.stderr
+
+
+def test_single_process_without_mpi4py():
+    code = ("import sys; sys.modules['mpi4py'] = None\n"
+            "import numpy as np; from funcgrad import distributed as d\n"
+            "t = {'a': np.arange(3.0)}; r = d.all_reduce(t)\n"
+            "assert d.size() == 1 and d.rank() == 0 and np.array_equal(r['a'], t['a']) and r['a'] is not t['a']\n"
+            "print('ok')")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI", "OMPI", "PMIX"))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr
+    env["PMI_SIZE"] = "4"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert "mpi4py is not installed" in out.stderr
+
+
+def test_shard_splits_one_shuffle_without_overlap():
+    x = np.arange(103)
+    key = fg.random.key(5)
+    parts = [dist.shard(x, r, 4, key=key) for r in range(4)]
+    assert all(len(p) == 25 for p in parts)
+    seen = np.concatenate(parts)
+    assert len(np.unique(seen)) == 100
+    assert np.array_equal(seen, np.asarray(fg.random.permutation(key, 103))[:100])
+    assert np.array_equal(dist.shard(x, 1, 4), np.arange(25, 50))
+    with pytest.raises(dist.DistributedError, match="rank 4 is not in range"):
+        dist.shard(x, 4, 4)
