@@ -45,32 +45,24 @@ class Group(NamedTuple):
     padded: int     # elements with the padding of the last bucket
 
 
-def _leaf_array(op: str, path: str, leaf) -> np.ndarray:
-    arr = np.asarray(leaf)
-    if arr.dtype.kind not in "iuf":
-        raise DtypeError(f"distributed.{op}: leaf {path or '<root>'} has dtype {arr.dtype}; "
-                         f"only integer and floating-point arrays can be communicated")
-    return arr
-
-
 class Plan:
-    """Where each leaf of a pytree lives in the flat buffers, and the buckets."""
+    """Where each leaf of a pytree lives in the flat buffers, and the buckets.
 
-    def __init__(self, op: str, tree, nranks: int, bucket_bytes: int = DEFAULT_BUCKET_BYTES):
-        if int(bucket_bytes) <= 0:
-            raise InputError(f"distributed.{op}: bucket_bytes must be positive, got {bucket_bytes}")
-        pairs, self.treedef = tree_util.flatten_with_path(tree)
-        self.arrays = [_leaf_array(op, tree_util.keystr(p), x) for p, x in pairs]
+    Made once per structure (:func:`plan_for` caches them); the arrays of
+    each call are passed to :meth:`pack`."""
+
+    def __init__(self, treedef, paths, arrays, nranks: int, bucket_bytes: int):
+        self.treedef = treedef
         self.nranks = int(nranks)
         dtypes: list[np.dtype] = []
         sizes: list[int] = []
         leaves = []
-        for (path, _), arr in zip(pairs, self.arrays):
+        for path, arr in zip(paths, arrays):
             if arr.dtype not in dtypes:
                 dtypes.append(arr.dtype)
                 sizes.append(0)
             g = dtypes.index(arr.dtype)
-            leaves.append(Leaf(tree_util.keystr(path), arr.shape, arr.dtype, g, sizes[g]))
+            leaves.append(Leaf(path, arr.shape, arr.dtype, g, sizes[g]))
             sizes[g] += arr.size
         self.leaves = leaves
         self.groups = []
@@ -84,22 +76,32 @@ class Plan:
         text = repr((str(self.treedef), [(lf.path, lf.shape, lf.dtype.str) for lf in leaves],
                      self.nranks, int(bucket_bytes)))
         self.signature = hashlib.blake2b(text.encode(), digest_size=16).digest()
+        self._scratch = None
+
+    def scratch(self) -> list[np.ndarray]:
+        """Receive buffers, allocated once per plan and reused by every call."""
+        if self._scratch is None:
+            self._scratch = [np.empty(g.padded, g.dtype) for g in self.groups]
+        return self._scratch
 
     def describe(self) -> list:
         """``(path, shape, dtype)`` of every leaf, for error messages."""
         return [(lf.path, lf.shape, lf.dtype.str) for lf in self.leaves]
 
-    def pack(self, arrays=None) -> list[np.ndarray]:
+    def pack(self, arrays) -> list[np.ndarray]:
         """New flat buffers (one per dtype group) holding the leaves; the
         caller's arrays are only read."""
-        arrays = self.arrays if arrays is None else arrays
-        flats = [np.zeros(g.padded, g.dtype) for g in self.groups]
+        flats = self.empty()
         for lf, arr in zip(self.leaves, arrays):
-            flats[lf.group][lf.offset:lf.offset + arr.size] = arr.ravel()
+            flats[lf.group][lf.offset:lf.offset + arr.size].reshape(arr.shape)[...] = arr
         return flats
 
     def empty(self) -> list[np.ndarray]:
-        return [np.zeros(g.padded, g.dtype) for g in self.groups]
+        """New flat buffers, zero only in the padding."""
+        flats = [np.empty(g.padded, g.dtype) for g in self.groups]
+        for f, g in zip(flats, self.groups):
+            f[g.size:] = 0
+        return flats
 
     def unpack(self, flats):
         """The pytree whose leaves are views of ``flats`` (fresh buffers, owned by the result)."""
@@ -109,6 +111,28 @@ class Plan:
 
     def bucket_view(self, flats, b: Bucket) -> np.ndarray:
         return flats[b.group][b.start:b.start + b.length]
+
+
+_plans: dict = {}
+
+
+def plan_for(op: str, tree, nranks: int, bucket_bytes: int = DEFAULT_BUCKET_BYTES):
+    """``(plan, arrays)`` for ``tree``: the cached plan of its structure, and its leaves as arrays."""
+    if int(bucket_bytes) <= 0:
+        raise InputError(f"distributed.{op}: bucket_bytes must be positive, got {bucket_bytes}")
+    leaves, treedef = tree_util.flatten(tree)
+    arrays = [np.asarray(x) for x in leaves]
+    key = (treedef, tuple((a.shape, a.dtype) for a in arrays), int(nranks), int(bucket_bytes))
+    plan = _plans.get(key)
+    if plan is None:
+        pairs, _ = tree_util.flatten_with_path(tree)
+        paths = [tree_util.keystr(p) for p, _ in pairs]
+        for path, arr in zip(paths, arrays):
+            if arr.dtype.kind not in "iuf":
+                raise DtypeError(f"distributed.{op}: leaf {path or '<root>'} has dtype {arr.dtype}; "
+                                 f"only integer and floating-point arrays can be communicated")
+        plan = _plans[key] = Plan(treedef, paths, arrays, nranks, bucket_bytes)
+    return plan, arrays
 
 
 def first_difference(mine: list, theirs: list) -> str:

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from .buckets import DEFAULT_BUCKET_BYTES, Plan, first_difference
+from .buckets import DEFAULT_BUCKET_BYTES, Plan, first_difference, plan_for
 from .world import DistributedError, world
 
 _OPS = ("sum", "mean", "max", "min")
@@ -87,15 +87,15 @@ def all_reduce(tree, op: str = "mean", *, bucket_bytes: int = DEFAULT_BUCKET_BYT
     first call with each structure)."""
     w = world()
     t0 = time.perf_counter()
-    plan = Plan("all_reduce", tree, w.size, bucket_bytes)
+    plan, arrays = plan_for("all_reduce", tree, w.size, bucket_bytes)
     _check_op(op, plan)
-    flats = plan.pack()
+    flats = plan.pack(arrays)
     w.timers.local_s += time.perf_counter() - t0
     if w.size == 1:
         return plan.unpack(flats)
     _check_same_everywhere(w, plan, "all_reduce", (op,))
     w.timers.calls += 1
-    scratch = [np.empty_like(f) for f in flats]
+    scratch = plan.scratch()
     exchanges = []
     for b in plan.buckets:
         send = plan.bucket_view(flats, b)
@@ -121,13 +121,13 @@ def reference_all_reduce(trees, op: str = "mean"):
     if not trees:
         raise DistributedError("distributed.reference_all_reduce: no trees")
     n = len(trees)
-    plans = [Plan("reference_all_reduce", t, n) for t in trees]
+    plans, arrays = zip(*(plan_for("reference_all_reduce", t, n) for t in trees))
     for r, p in enumerate(plans[1:], 1):
         if p.signature != plans[0].signature:
             raise DistributedError("distributed.reference_all_reduce: the trees differ: rank "
                                    f"{r}: {first_difference(plans[0].describe(), p.describe())}")
     _check_op(op, plans[0])
-    packed = [p.pack() for p in plans]
+    packed = [p.pack(a) for p, a in zip(plans, arrays)]
     out = [_combine(op, [packed[r][g] for r in range(n)], n) for g in range(len(plans[0].groups))]
     return plans[0].unpack(out)
 
@@ -140,8 +140,8 @@ def broadcast(tree, root: int = 0, *, bucket_bytes: int = DEFAULT_BUCKET_BYTES):
     if not 0 <= int(root) < w.size:
         raise DistributedError(f"distributed.broadcast: root {root} is not a rank of {w.size}")
     t0 = time.perf_counter()
-    plan = Plan("broadcast", tree, w.size, bucket_bytes)
-    flats = plan.pack() if w.rank == root else plan.empty()
+    plan, arrays = plan_for("broadcast", tree, w.size, bucket_bytes)
+    flats = plan.pack(arrays) if w.rank == root else plan.empty()
     w.timers.local_s += time.perf_counter() - t0
     if w.size == 1:
         return plan.unpack(flats)

@@ -70,10 +70,10 @@ class World:
                         f"distributed.{what}: rank {self.rank} of {self.size} waited {self.timeout:g} s "
                         f"for the other ranks (FUNCGRAD_DIST_TIMEOUT); a rank has died, hangs, or "
                         f"called the collectives in a different order")
-                # spin briefly, then back off to at most 1 ms so waiting ranks leave the cores
-                # to the ranks still computing
-                if now - start > 1e-3:
-                    pause = min(1e-3, pause * 2 or 2e-5)
+                # spin for 2 ms (as MPI's own blocking calls do), then back off to sleeps of
+                # at most 0.5 ms, so that waiting ranks leave the cores to ranks still computing
+                if now - start > 2e-3:
+                    pause = min(5e-4, pause * 2 or 2e-5)
                     time.sleep(pause)
         except MPI.Exception as exc:
             raise DistributedError(f"distributed.{what}: rank {self.rank} of {self.size}: MPI error "
