@@ -1,16 +1,24 @@
-"""Pytrees of arrays as a few large contiguous buffers ("buckets").
+"""Pytrees of arrays as a few large contiguous messages ("buckets").
 
 A reduction sends one message per bucket, not one per leaf, as Horovod's
 tensor fusion and PyTorch DDP's gradient buckets do. The leaves of one dtype
-are copied, in pytree order, into one flat buffer; the buffer is cut into
-buckets of at most ``bucket_bytes``; every bucket's length is a multiple of
-the number of ranks (the last one is padded with zeros), so that each rank
-owns one equal chunk of every bucket.
+are laid out, in pytree order, in one flat result buffer, which is cut into
+buckets of at most ``bucket_bytes``:
+
+- a large leaf (a quarter of a bucket or more) gets buckets of its own, which
+  are sent straight from the leaf's memory (no copy);
+- consecutive small leaves share a bucket, copied into the result buffer
+  first and sent from there.
+
+Each bucket of L elements is split into ``size`` chunks of ``L // size`` or
+``L // size + 1`` elements (no padding): rank r reduces chunk r. A bucket
+of at most ``GATHER_BYTES`` is instead gathered whole by every rank, which
+sums all of it: one message round instead of two.
 
 A :class:`Plan` depends only on the leaves' paths, shapes and dtypes, the
 number of ranks and the bucket size, so every rank computes the same plan on
 its own; its :attr:`Plan.signature` is what ranks compare to detect
-mismatched pytrees.
+mismatched pytrees. Plans are cached by structure (:func:`plan_for`).
 """
 from __future__ import annotations
 
@@ -23,6 +31,9 @@ from .. import tree as tree_util
 from ..errors import DtypeError, InputError
 
 DEFAULT_BUCKET_BYTES = 8 << 20
+# Below this many bytes a bucket is reduced with ONE allgather (every rank sums every rank's
+# bucket) instead of an exchange of chunks and an allgather: latency, not volume, decides there.
+GATHER_BYTES = 256 << 10
 
 
 class Leaf(NamedTuple):
@@ -31,25 +42,33 @@ class Leaf(NamedTuple):
     dtype: np.dtype
     group: int      # index of its dtype group
     offset: int     # first element in the group's flat buffer
+    size: int
 
 
 class Bucket(NamedTuple):
     group: int
-    start: int      # first element in the group's flat buffer
-    length: int     # a multiple of the number of ranks
+    start: int          # first element in the group's flat buffer
+    length: int
+    leaf: int | None    # the leaf it is sent from directly, or None (packed)
+    leaf_start: int     # first element within that leaf
+    counts: tuple       # elements of each rank's chunk
+    displs: tuple       # first element of each rank's chunk, from ``start``
+    gather: bool        # small: every rank gathers and sums the whole bucket
 
 
 class Group(NamedTuple):
     dtype: np.dtype
-    size: int       # elements of data
-    padded: int     # elements with the padding of the last bucket
+    size: int
+
+
+def _chunks(length: int, nranks: int):
+    counts = tuple(length // nranks + (1 if r < length % nranks else 0) for r in range(nranks))
+    displs = tuple(int(v) for v in np.cumsum((0,) + counts[:-1]))
+    return counts, displs
 
 
 class Plan:
-    """Where each leaf of a pytree lives in the flat buffers, and the buckets.
-
-    Made once per structure (:func:`plan_for` caches them); the arrays of
-    each call are passed to :meth:`pack`."""
+    """Where each leaf of a pytree lives in the flat buffers, and the buckets."""
 
     def __init__(self, treedef, paths, arrays, nranks: int, bucket_bytes: int):
         self.treedef = treedef
@@ -62,66 +81,93 @@ class Plan:
                 dtypes.append(arr.dtype)
                 sizes.append(0)
             g = dtypes.index(arr.dtype)
-            leaves.append(Leaf(path, arr.shape, arr.dtype, g, sizes[g]))
+            leaves.append(Leaf(path, arr.shape, arr.dtype, g, sizes[g], int(arr.size)))
             sizes[g] += arr.size
         self.leaves = leaves
-        self.groups = []
+        self.groups = [Group(dt, n) for dt, n in zip(dtypes, sizes)]
         self.buckets = []
-        for g, (dt, n) in enumerate(zip(dtypes, sizes)):
-            per_bucket = max(self.nranks, (int(bucket_bytes) // dt.itemsize) // self.nranks * self.nranks)
-            padded = -(-n // self.nranks) * self.nranks
-            self.groups.append(Group(dt, n, padded))
-            for start in range(0, padded, per_bucket):
-                self.buckets.append(Bucket(g, start, min(per_bucket, padded - start)))
+        for g, dt in enumerate(dtypes):
+            self._cut(g, [i for i, lf in enumerate(leaves) if lf.group == g],
+                      max(1, int(bucket_bytes) // dt.itemsize))
+        self.packed = [i for i, lf in enumerate(leaves)
+                       if not any(b.leaf == i for b in self.buckets)]   # leaves copied before sending
         text = repr((str(self.treedef), [(lf.path, lf.shape, lf.dtype.str) for lf in leaves],
                      self.nranks, int(bucket_bytes)))
         self.signature = hashlib.blake2b(text.encode(), digest_size=16).digest()
         self._scratch = None
 
+    def _bucket(self, g, start, length, leaf=None, leaf_start=0):
+        if length:
+            small = length * self.groups[g].dtype.itemsize <= GATHER_BYTES
+            self.buckets.append(Bucket(g, start, length, leaf, leaf_start, *_chunks(length, self.nranks), small))
+
+    def _cut(self, g, members, per_bucket):
+        start = run = 0                       # the bucket of small leaves being filled
+        for i in members:
+            lf = self.leaves[i]
+            if 4 * lf.size >= per_bucket:     # large: buckets of its own, sent in place
+                self._bucket(g, start, run)
+                for k in range(0, lf.size, per_bucket):
+                    self._bucket(g, lf.offset + k, min(per_bucket, lf.size - k), i, k)
+                start, run = lf.offset + lf.size, 0
+                continue
+            if run + lf.size > per_bucket:
+                self._bucket(g, start, run)
+                start, run = lf.offset, 0
+            run += lf.size
+        self._bucket(g, start, run)
+
     def scratch(self) -> list[np.ndarray]:
-        """Receive buffers, allocated once per plan and reused by every call."""
+        """One receive buffer per bucket (``size`` x the largest chunk),
+        allocated once per plan and reused by every call."""
         if self._scratch is None:
-            self._scratch = [np.empty(g.padded, g.dtype) for g in self.groups]
+            self._scratch = [np.empty(self.nranks * (b.length if b.gather else max(b.counts)),
+                                      self.groups[b.group].dtype) for b in self.buckets]
         return self._scratch
 
     def describe(self) -> list:
         """``(path, shape, dtype)`` of every leaf, for error messages."""
         return [(lf.path, lf.shape, lf.dtype.str) for lf in self.leaves]
 
-    def pack(self, arrays) -> list[np.ndarray]:
-        """New flat buffers (one per dtype group) holding the leaves; the
-        caller's arrays are only read."""
-        flats = self.empty()
-        for lf, arr in zip(self.leaves, arrays):
-            flats[lf.group][lf.offset:lf.offset + arr.size].reshape(arr.shape)[...] = arr
-        return flats
-
     def empty(self) -> list[np.ndarray]:
-        """New flat buffers, zero only in the padding."""
-        flats = [np.empty(g.padded, g.dtype) for g in self.groups]
-        for f, g in zip(flats, self.groups):
-            f[g.size:] = 0
+        """New flat buffers, one per dtype group."""
+        return [np.empty(g.size, g.dtype) for g in self.groups]
+
+    def pack(self, arrays, only_packed: bool = False) -> list[np.ndarray]:
+        """New flat buffers holding the leaves (with ``only_packed``, just the
+        leaves of shared buckets); the caller's arrays are only read."""
+        flats = self.empty()
+        for i in (self.packed if only_packed else range(len(self.leaves))):
+            lf = self.leaves[i]
+            flats[lf.group][lf.offset:lf.offset + lf.size].reshape(lf.shape)[...] = arrays[i]
         return flats
 
-    def unpack(self, flats):
-        """The pytree whose leaves are views of ``flats`` (fresh buffers, owned by the result)."""
-        out = [flats[lf.group][lf.offset:lf.offset + int(np.prod(lf.shape, dtype=np.int64))].reshape(lf.shape)
-               for lf in self.leaves]
-        return tree_util.unflatten(self.treedef, out)
+    def send_view(self, flats, arrays, b: Bucket) -> np.ndarray:
+        """What rank sends for bucket ``b``: the leaf itself, or the packed copy."""
+        if b.leaf is None:
+            return flats[b.group][b.start:b.start + b.length]
+        return np.ravel(arrays[b.leaf])[b.leaf_start:b.leaf_start + b.length]
 
     def bucket_view(self, flats, b: Bucket) -> np.ndarray:
         return flats[b.group][b.start:b.start + b.length]
+
+    def unpack(self, flats):
+        """The pytree whose leaves are views of ``flats`` (fresh buffers, owned by the result)."""
+        out = [flats[lf.group][lf.offset:lf.offset + lf.size].reshape(lf.shape) for lf in self.leaves]
+        return tree_util.unflatten(self.treedef, out)
 
 
 _plans: dict = {}
 
 
 def plan_for(op: str, tree, nranks: int, bucket_bytes: int = DEFAULT_BUCKET_BYTES):
-    """``(plan, arrays)`` for ``tree``: the cached plan of its structure, and its leaves as arrays."""
+    """``(plan, arrays)`` for ``tree``: the cached plan of its structure, and
+    its leaves as C-contiguous arrays."""
     if int(bucket_bytes) <= 0:
         raise InputError(f"distributed.{op}: bucket_bytes must be positive, got {bucket_bytes}")
     leaves, treedef = tree_util.flatten(tree)
     arrays = [np.asarray(x) for x in leaves]
+    arrays = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in arrays]
     key = (treedef, tuple((a.shape, a.dtype) for a in arrays), int(nranks), int(bucket_bytes))
     plan = _plans.get(key)
     if plan is None:

@@ -2,14 +2,18 @@
 
 The reduction never uses MPI's own reductions (``MPI_Allreduce`` may add in
 an order that depends on the algorithm MPI picks, the message size and the
-number of ranks). Each bucket of ``size`` x ``c`` elements is instead
+number of ranks). Each bucket (``buckets``: a large leaf's own memory, or
+small leaves packed together), cut into ``size`` chunks, is instead
 
-1. exchanged with ``MPI_Alltoall``: rank r receives chunk r of every rank's
+1. exchanged with ``MPI_Alltoallv``: rank r receives chunk r of every rank's
    bucket, in rank order (data movement only);
 2. summed locally in rank order, ``((g0 + g1) + g2) + ...``, elementwise
    (NumPy's ``+=``, exactly rounded per element, so its bits do not depend
    on SIMD width or alignment), then divided by ``size`` for a mean;
-3. gathered with ``MPI_Allgather`` into every rank's result (data movement).
+3. gathered with ``MPI_Allgatherv`` into every rank's result (data movement).
+
+A small bucket is gathered whole by every rank (``MPI_Allgather``) and each
+rank sums all of it, in the same order: the same bits, one round of messages.
 
 So every rank ends with the same bits, and those bits are the ones
 :func:`reference_all_reduce` computes in one process from the ranks' trees.
@@ -40,20 +44,19 @@ def _check_op(op: str, plan: Plan):
                                        f"{lf.path or '<root>'} ({lf.dtype}); use op='sum'")
 
 
-def _combine(op: str, pieces, n: int):
-    """Reduce ``pieces[0..n-1]`` in that order; the one formula both the
-    distributed and the reference reductions use."""
-    acc = np.array(pieces[0], copy=True)
-    for p in pieces[1:]:
-        if op in ("sum", "mean"):
-            acc += p
-        elif op == "max":
-            np.maximum(acc, p, out=acc)
-        else:
-            np.minimum(acc, p, out=acc)
+def _combine_into(op: str, pieces, n: int, out):
+    """Reduce ``pieces[0..n-1]`` in that order into ``out``: the one formula
+    that both the distributed and the reference reductions use."""
+    ufunc = {"sum": np.add, "mean": np.add, "max": np.maximum, "min": np.minimum}[op]
+    if n == 1:
+        out[...] = pieces[0]
+    else:
+        ufunc(pieces[0], pieces[1], out=out)
+        for p in pieces[2:]:
+            ufunc(out, p, out=out)
     if op == "mean":
-        acc /= n
-    return acc
+        out /= n
+    return out
 
 
 def _check_same_everywhere(w, plan: Plan, what: str, extra=()):
@@ -89,27 +92,41 @@ def all_reduce(tree, op: str = "mean", *, bucket_bytes: int = DEFAULT_BUCKET_BYT
     t0 = time.perf_counter()
     plan, arrays = plan_for("all_reduce", tree, w.size, bucket_bytes)
     _check_op(op, plan)
-    flats = plan.pack(arrays)
-    w.timers.local_s += time.perf_counter() - t0
     if w.size == 1:
+        flats = plan.pack(arrays)
+        w.timers.local_s += time.perf_counter() - t0
         return plan.unpack(flats)
+    from mpi4py import MPI
+
+    flats = plan.pack(arrays, only_packed=True)   # the results; shared buckets' leaves copied in
+    w.timers.local_s += time.perf_counter() - t0
     _check_same_everywhere(w, plan, "all_reduce", (op,))
     w.timers.calls += 1
-    scratch = plan.scratch()
+    n, r = w.size, w.rank
     exchanges = []
-    for b in plan.buckets:
-        send = plan.bucket_view(flats, b)
-        exchanges.append(w.comm.Ialltoall(send, plan.bucket_view(scratch, b)))
-        w.timers.bytes += 2 * send.nbytes * (w.size - 1) // w.size
+    for b, recv in zip(plan.buckets, plan.scratch()):
+        send = plan.send_view(flats, arrays, b)
+        if b.gather:
+            exchanges.append(w.comm.Iallgather(send, recv))
+            w.timers.bytes += send.nbytes * (n - 1)
+            continue
+        mine = b.counts[r]
+        exchanges.append(w.comm.Ialltoallv([send, (b.counts, b.displs)],
+                                           [recv[:n * mine], ([mine] * n, [q * mine for q in range(n)])]))
+        w.timers.bytes += 2 * (send.nbytes - mine * send.itemsize)
     gathers = []
-    for b, req in zip(plan.buckets, exchanges):
+    for b, recv, req in zip(plan.buckets, plan.scratch(), exchanges):
         w.wait([req], "all_reduce")
         t1 = time.perf_counter()
-        chunks = plan.bucket_view(scratch, b).reshape(w.size, -1)
-        mine = _combine(op, chunks, w.size)
+        result = plan.bucket_view(flats, b)
+        if b.gather:
+            _combine_into(op, recv.reshape(n, b.length), n, result)
+        else:
+            mine = b.counts[r]
+            _combine_into(op, recv[:n * mine].reshape(n, mine), n, result[b.displs[r]:b.displs[r] + mine])
+            gathers.append(w.comm.Iallgatherv(MPI.IN_PLACE, [result, (b.counts, b.displs)]))
         w.timers.local_s += time.perf_counter() - t1
-        gathers.append((w.comm.Iallgather(mine, plan.bucket_view(flats, b)), mine))
-    w.wait([g for g, _ in gathers], "all_reduce")
+    w.wait(gathers, "all_reduce")
     return plan.unpack(flats)
 
 
@@ -128,7 +145,9 @@ def reference_all_reduce(trees, op: str = "mean"):
                                    f"{r}: {first_difference(plans[0].describe(), p.describe())}")
     _check_op(op, plans[0])
     packed = [p.pack(a) for p, a in zip(plans, arrays)]
-    out = [_combine(op, [packed[r][g] for r in range(n)], n) for g in range(len(plans[0].groups))]
+    out = plans[0].empty()
+    for g, res in enumerate(out):
+        _combine_into(op, [packed[r][g] for r in range(n)], n, res)
     return plans[0].unpack(out)
 
 

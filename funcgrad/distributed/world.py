@@ -61,7 +61,6 @@ class World:
 
         start = time.perf_counter()
         deadline = start + self.timeout
-        pause = 0.0
         try:
             while not MPI.Request.Testall(requests):
                 now = time.perf_counter()
@@ -70,11 +69,14 @@ class World:
                         f"distributed.{what}: rank {self.rank} of {self.size} waited {self.timeout:g} s "
                         f"for the other ranks (FUNCGRAD_DIST_TIMEOUT); a rank has died, hangs, or "
                         f"called the collectives in a different order")
-                # spin for 2 ms (as MPI's own blocking calls do), then back off to sleeps of
-                # at most 0.5 ms, so that waiting ranks leave the cores to ranks still computing
-                if now - start > 2e-3:
-                    pause = min(5e-4, pause * 2 or 2e-5)
-                    time.sleep(pause)
+                # MPI moves data only while it is polled, so keep polling (as MPI's own blocking
+                # calls do), yielding the core to other processes after 2 ms, and sleeping
+                # between polls only once a wait has lasted a second (a rank still computing)
+                waited = now - start
+                if waited > 1.0:
+                    time.sleep(1e-4)
+                elif waited > 2e-3:
+                    os.sched_yield()
         except MPI.Exception as exc:
             raise DistributedError(f"distributed.{what}: rank {self.rank} of {self.size}: MPI error "
                                    f"{exc.Get_error_string()}") from None
