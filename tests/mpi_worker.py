@@ -35,6 +35,14 @@ def floats(tree):
     return {"w": tree["w"], "layers": tree["layers"]}
 
 
+def big_tree(r: int):
+    """Leaves above the gather threshold (sent in place, in chunks that do
+    not divide evenly by the number of ranks), between small ones."""
+    rng = np.random.default_rng(200 + r)
+    return {"a": rng.normal(size=3).astype(np.float32), "big": rng.normal(size=(317, 331)).astype(np.float32),
+            "c": rng.normal(size=(5,)).astype(np.float32), "big64": rng.normal(size=50_001)}
+
+
 def digits(dtype=np.float32):
     """scikit-learn's digits, read from the file it bundles (importing
     scikit-learn in every rank would cost seconds per launch)."""
@@ -86,6 +94,9 @@ def collectives(out):
     mine = rank_tree(r)
     before = flat(mine)
     mean = dist.all_reduce(floats(mine), "mean", bucket_bytes=32)   # several buckets
+    big = dist.all_reduce(big_tree(r), "mean", bucket_bytes=1 << 20)     # large leaves in place
+    bigsum = dist.all_reduce(big_tree(r), "sum")                         # one packed bucket
+    bigmax = dist.all_reduce(big_tree(r), "max", bucket_bytes=160_000)   # leaves cut in pieces
     total = dist.all_reduce({"count": mine["count"]}, "sum")
     top = dist.all_reduce(floats(mine), "max")
     root = 1 if dist.size() > 1 else 0
@@ -93,6 +104,9 @@ def collectives(out):
     unchanged = all(np.array_equal(before[k], v) for k, v in flat(mine).items())
     arrays = {f"mean{k}": v for k, v in flat(mean).items()}
     arrays.update({f"sum{k}": v for k, v in flat(total).items()})
+    arrays.update({f"bigmean{k}": v for k, v in flat(big).items()})
+    arrays.update({f"bigsum{k}": v for k, v in flat(bigsum).items()})
+    arrays.update({f"bigmax{k}": v for k, v in flat(bigmax).items()})
     arrays.update({f"max{k}": v for k, v in flat(top).items()})
     arrays.update({f"bcast{k}": v for k, v in flat(got).items()})
     save(out, unchanged=np.array(unchanged), root=np.array(root), **arrays)

@@ -70,9 +70,34 @@ def test_all_reduce_and_broadcast(n, tmp_path):
                 assert np.array_equal(res["max" + path], by_hand(stack, "max"))
             assert np.array_equal(res["bcast" + path], inputs[root][path])
             assert res["bcast" + path].dtype == inputs[root][path].dtype
+    big = [W.flat(W.big_tree(r)) for r in range(n)]
+    for res in ranks:
+        for path in big[0]:
+            stack = [t[path] for t in big]
+            assert np.array_equal(res["bigmean" + path], by_hand(stack, "mean")), path
+            assert np.array_equal(res["bigsum" + path], by_hand(stack, "sum")), path
+            assert np.array_equal(res["bigmax" + path], by_hand(stack, "max")), path
     for res in ranks[1:]:   # every rank holds the same bits
         for k in res:
             assert np.array_equal(res[k], ranks[0][k]), k
+
+
+def test_bucket_plan_sends_large_leaves_in_place():
+    from funcgrad.distributed.buckets import GATHER_BYTES, plan_for
+
+    for bucket_bytes, pieces in ((1 << 20, 2), (160_000, 3 + 3)):
+        plan, _ = plan_for("test", W.big_tree(0), 4, bucket_bytes=bucket_bytes)
+        direct = [b for b in plan.buckets if b.leaf is not None]
+        assert {plan.leaves[b.leaf].path for b in direct} == {"['big']", "['big64']"}
+        assert len(direct) == pieces
+        assert sum(b.length for b in plan.buckets) == sum(lf.size for lf in plan.leaves)
+        for b in plan.buckets:
+            assert sum(b.counts) == b.length and max(b.counts) - min(b.counts) <= 1
+    plan, _ = plan_for("test", W.big_tree(0), 4, bucket_bytes=1 << 20)
+    assert all(not b.gather for b in plan.buckets if b.leaf is not None)   # the exchange path
+    assert all(b.length * 4 > GATHER_BYTES for b in plan.buckets if b.leaf is not None)
+    plan, _ = plan_for("test", W.big_tree(0), 4)
+    assert [(b.leaf, b.gather) for b in plan.buckets] == [(None, False)] * 2   # one packed bucket per dtype
 
 
 def test_reference_all_reduce_matches_hand_order():
