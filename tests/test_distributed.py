@@ -95,7 +95,7 @@ def test_bucket_plan_sends_large_leaves_in_place():
             assert sum(b.counts) == b.length and max(b.counts) - min(b.counts) <= 1
     plan, _ = plan_for("test", W.big_tree(0), 4, bucket_bytes=1 << 20)
     assert all(not b.gather for b in plan.buckets if b.leaf is not None)   # the exchange path
-    assert all(b.length * 4 > GATHER_BYTES for b in plan.buckets if b.leaf is not None)
+    assert all(b.length * plan.groups[b.group].dtype.itemsize > GATHER_BYTES for b in plan.buckets if b.leaf is not None)
     plan, _ = plan_for("test", W.big_tree(0), 4)
     assert [(b.leaf, b.gather) for b in plan.buckets] == [(None, False)] * 2   # one packed bucket per dtype
 
