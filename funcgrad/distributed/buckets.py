@@ -94,6 +94,9 @@ class Plan:
         text = repr((str(self.treedef), [(lf.path, lf.shape, lf.dtype.str) for lf in leaves],
                      self.nranks, int(bucket_bytes)))
         self.signature = hashlib.blake2b(text.encode(), digest_size=16).digest()
+        self.avals = tuple((a.shape, a.dtype) for a in arrays)
+        self.flatten = tree_util.flattener(treedef) or (lambda t: None)
+        self._unflatten = tree_util.unflattener(treedef) or (lambda leaves: tree_util.unflatten(treedef, leaves))
         self._scratch = None
 
     def _bucket(self, g, start, length, leaf=None, leaf_start=0):
@@ -153,21 +156,33 @@ class Plan:
 
     def unpack(self, flats):
         """The pytree whose leaves are views of ``flats`` (fresh buffers, owned by the result)."""
-        out = [flats[lf.group][lf.offset:lf.offset + lf.size].reshape(lf.shape) for lf in self.leaves]
-        return tree_util.unflatten(self.treedef, out)
+        return self._unflatten([flats[lf.group][lf.offset:lf.offset + lf.size].reshape(lf.shape)
+                                for lf in self.leaves])
 
 
 _plans: dict = {}
+_last: dict = {}     # (op, nranks, bucket_bytes) -> the plan used last, tried first
+
+
+def _arrays(leaves):
+    arrays = [np.asarray(x) for x in leaves]
+    return [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in arrays]
 
 
 def plan_for(op: str, tree, nranks: int, bucket_bytes: int = DEFAULT_BUCKET_BYTES):
     """``(plan, arrays)`` for ``tree``: the cached plan of its structure, and
     its leaves as C-contiguous arrays."""
+    last = _last.get((op, nranks, bucket_bytes))
+    if last is not None:     # the common case, the same structure as last time: no general flatten
+        leaves = last.flatten(tree)
+        if leaves is not None:
+            arrays = _arrays(leaves)
+            if all(a.shape == s and a.dtype == d for a, (s, d) in zip(arrays, last.avals)):
+                return last, arrays
     if int(bucket_bytes) <= 0:
         raise InputError(f"distributed.{op}: bucket_bytes must be positive, got {bucket_bytes}")
     leaves, treedef = tree_util.flatten(tree)
-    arrays = [np.asarray(x) for x in leaves]
-    arrays = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in arrays]
+    arrays = _arrays(leaves)
     key = (treedef, tuple((a.shape, a.dtype) for a in arrays), int(nranks), int(bucket_bytes))
     plan = _plans.get(key)
     if plan is None:
@@ -178,6 +193,7 @@ def plan_for(op: str, tree, nranks: int, bucket_bytes: int = DEFAULT_BUCKET_BYTE
                 raise DtypeError(f"distributed.{op}: leaf {path or '<root>'} has dtype {arr.dtype}; "
                                  f"only integer and floating-point arrays can be communicated")
         plan = _plans[key] = Plan(treedef, paths, arrays, nranks, bucket_bytes)
+    _last[op, nranks, bucket_bytes] = plan
     return plan, arrays
 
 
