@@ -216,3 +216,17 @@ def test_mean_over_shards_against_the_whole_batch_is_rounding_only(dtype):
         for a, b in zip(reduced, whole):
             assert a.dtype == dtype
             assert np.max(np.abs(a - b)) <= 8 * eps * np.max(np.abs(b))
+
+
+def test_result_buffers_are_reused_only_when_nothing_references_them():
+    t = {"a": np.arange(6.0).reshape(2, 3), "b": np.ones(4)}
+    first = dist.all_reduce(t)
+    kept = first["a"]
+    second = dist.all_reduce(t)
+    second["a"][...] = -1.0                       # writing a result never touches another
+    assert np.array_equal(kept, t["a"]) and np.array_equal(t["a"], np.arange(6.0).reshape(2, 3))
+    address = second["b"].__array_interface__["data"][0]
+    del second
+    third = dist.all_reduce(t)                    # the second's buffer is free again: reused
+    assert third["b"].__array_interface__["data"][0] == address
+    assert np.array_equal(third["a"], t["a"]) and np.array_equal(kept, t["a"])

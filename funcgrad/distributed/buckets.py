@@ -23,6 +23,7 @@ mismatched pytrees. Plans are cached by structure (:func:`plan_for`).
 from __future__ import annotations
 
 import hashlib
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -98,6 +99,7 @@ class Plan:
         self.flatten = tree_util.flattener(treedef) or (lambda t: None)
         self._unflatten = tree_util.unflattener(treedef) or (lambda leaves: tree_util.unflatten(treedef, leaves))
         self._scratch = None
+        self._last_results = None
 
     def _bucket(self, g, start, length, leaf=None, leaf_start=0):
         if length:
@@ -133,8 +135,18 @@ class Plan:
         return [(lf.path, lf.shape, lf.dtype.str) for lf in self.leaves]
 
     def empty(self) -> list[np.ndarray]:
-        """New flat buffers, one per dtype group."""
-        return [np.empty(g.size, g.dtype) for g in self.groups]
+        """Flat buffers for a result, one per dtype group: the previous
+        result's buffers if nothing references them any more (no leaf of
+        that result is alive), else new ones. Fresh memory costs a page
+        fault per 4 KiB on its first write, which is a quarter of a 40 MB
+        all_reduce's time on two ranks here."""
+        last = self._last_results
+        # each buffer is referenced by the list, the loop variable and getrefcount's argument;
+        # any leaf still alive (a view) adds one
+        if last is not None and all(sys.getrefcount(f) == 3 for f in last):
+            return last
+        self._last_results = [np.empty(g.size, g.dtype) for g in self.groups]
+        return self._last_results
 
     def pack(self, arrays, only_packed: bool = False) -> list[np.ndarray]:
         """New flat buffers holding the leaves (with ``only_packed``, just the
