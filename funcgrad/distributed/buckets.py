@@ -141,12 +141,11 @@ class Plan:
         fault per 4 KiB on its first write, which is a quarter of a 40 MB
         all_reduce's time on two ranks here."""
         last = self._last_results
-        # each buffer is referenced by the list, the loop variable and getrefcount's argument;
-        # any leaf still alive (a view) adds one
-        if last is not None and all(sys.getrefcount(f) == 3 for f in last):
-            return last
-        self._last_results = [np.empty(g.size, g.dtype) for g in self.groups]
-        return self._last_results
+        # each buffer is referenced by this list, the loop variable and getrefcount's argument;
+        # a leaf still alive (a view) or a list returned before and still held adds one
+        if last is None or any(sys.getrefcount(f) != 3 for f in last):
+            last = self._last_results = [np.empty(g.size, g.dtype) for g in self.groups]
+        return list(last)
 
     def pack(self, arrays, only_packed: bool = False) -> list[np.ndarray]:
         """New flat buffers holding the leaves (with ``only_packed``, just the
