@@ -230,3 +230,22 @@ def test_result_buffers_are_reused_only_when_nothing_references_them():
     third = dist.all_reduce(t)                    # the second's buffer is free again: reused
     assert third["b"].__array_interface__["data"][0] == address
     assert np.array_equal(third["a"], t["a"]) and np.array_equal(kept, t["a"])
+
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize("script, args, expect", [
+    ("train_digits.py", ["--distributed", "--epochs", "2"], "digits over 2 processes"),
+    ("train_mlp_distributed.py", ["--per-rank", "1000", "--batch", "100", "--steps", "6"],
+     "2 processes x 1000 examples"),
+])
+def test_examples_run_under_mpiexec(script, args, expect):
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", FUNCGRAD_DIST_TIMEOUT="120")
+    proc = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(EXAMPLES / script), *args], env=env,
+                          capture_output=True, text=True, timeout=400)
+    # two epochs are too few for the accuracy the full digits run promises, and it says so
+    too_short = script == "train_digits.py" and "below the 95% this example promises" in proc.stderr
+    assert proc.returncode == 0 or too_short, proc.stderr
+    assert expect in proc.stdout and proc.stdout.count(expect) == 1, proc.stdout   # rank 0 alone prints
+    assert "communication" in proc.stdout
