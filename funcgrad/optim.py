@@ -194,9 +194,18 @@ def _check_number(opt: str, name: str, value, *, positive=False, below_one=False
 
 
 def _check_lr(opt: str, learning_rate):
-    """A learning rate is a schedule (callable) or a finite number >= 0."""
+    """A learning rate is a schedule (callable), a finite number >= 0, or a
+    traced scalar (an argument of a compiled function, as Optax accepts a
+    traced ``jnp`` scalar: one compiled step serves every rate)."""
     if callable(learning_rate):
         return learning_rate
+    from .core.trace import Tracer
+
+    if isinstance(learning_rate, Tracer):
+        if learning_rate.ndim != 0 or np.dtype(learning_rate.dtype).kind not in "fiu":
+            raise InputError(f"optim.{opt}: a traced learning_rate must be a real scalar, got "
+                             f"{learning_rate.aval}")
+        return lambda count: learning_rate
     if not _is_number(learning_rate) and not isinstance(learning_rate, np.ndarray):
         raise InputError(f"optim.{opt}: learning_rate must be a number or a schedule step -> lr, "
                          f"got {learning_rate!r}")

@@ -625,3 +625,24 @@ def test_schedules_against_optax(optax64):
     for theirs, ours in cases:
         for t in range(40):
             np.testing.assert_allclose(float(ours(np.int32(t))), float(theirs(t)), rtol=1e-12, atol=1e-15)
+
+
+def test_traced_learning_rate_is_a_constant_schedule():
+    """As Optax takes a traced jnp scalar: one compiled step for every rate,
+    equal to the eager step with that rate as a number."""
+    params = {"w": np.array([1.0, -2.0, 3.0]), "b": np.array(0.5)}
+    grads = {"w": np.array([0.3, 0.1, -0.2]), "b": np.array(1.0)}
+    for make in (lambda lr: optim.sgd(lr, momentum=0.9), optim.adam, optim.rmsprop):
+        @fg.jit
+        def step(p, g, lr):
+            tx = make(lr)
+            return tx.step(tx.init_state(p), g).params
+
+        for lr in (0.1, 0.01):
+            tx = make(lr)
+            want = tx.step(tx.init_state(params), grads).params
+            got = step(params, grads, lr)
+            for k in params:
+                np.testing.assert_allclose(got[k], want[k], rtol=1e-12, atol=1e-15)
+    with pytest.raises(fg.InputError, match="traced learning_rate must be a real scalar"):
+        fg.jit(lambda p, lr: optim.sgd(lr).init(p))(params, np.ones(2))
