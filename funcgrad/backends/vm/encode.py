@@ -8,10 +8,14 @@ where each input and output lives.
 Each value gets a run of one heap (``F`` for floats, ``I`` for integers and
 booleans). Runs are recycled: a value's run is free again after its last
 use in the program that defines it (uses inside a loop body count at the
-loop), so the heaps stay near the working set. ``reshape``, ``stop_gradient``
+loop), so the heaps stay near the working set; a body's (or branch's)
+inputs hold their runs while the body is encoded, so nothing in the body (an
+alias of an input dying there, say) frees them. ``reshape``, ``stop_gradient``
 and widening casts name their operand's run (no instruction), and an update
 (``pad_add``, ``scatter_add``) of a buffer at its last use writes into that
-buffer. Literals and the program's constants live at the front of each heap.
+buffer. Literals and the program's constants live at the front of each heap;
+constants made later get new runs at the top, never recycled ones: constants
+are written once, when the heaps are made, and no row may write over them.
 
 How each primitive becomes instructions is the table ``vm_lowering`` in
 ``lowering.py``; this module has the machinery the rules share.
@@ -93,8 +97,9 @@ def flags_for(dtype) -> int:
 
 class Storage:
     """A run of one heap: ``kind`` (``"F"``/``"I"``), ``off``, ``size``.
-    ``live`` counts the values that name it; ``freeable`` is False for
-    constants and for runs a loop body borrows from the enclosing program."""
+    ``live`` counts the values that name it (and the bodies being encoded
+    whose inputs it holds); ``freeable`` is False for constants and for a
+    run already released."""
 
     __slots__ = ("kind", "off", "size", "live", "freeable")
 
@@ -150,7 +155,8 @@ class Encoder:
 
     def release(self, st: Storage):
         if st.freeable and st.live <= 0:
-            st.live = -1 << 30        # released once
+            st.live = -1 << 30        # released once: never twice into the pool
+            st.freeable = False
             self.free.setdefault((st.kind, st.size), []).append(st.off)
 
     def temp(self, kind, size) -> Storage:
@@ -167,17 +173,19 @@ class Encoder:
         return st
 
     def constant(self, kind, values) -> Storage:
-        """A run holding ``values``, written into the heap before each call:
-        at the front of the heap while the constants are collected (before
-        any other run is allocated), else a run of its own never released."""
+        """A run holding ``values``, written into the heap when the heaps are
+        made (once per thread, not per call): at the front of the heap while
+        the constants are collected (before any other run is allocated), else
+        a new run at the top of the heap, never released. Never a recycled
+        run: the rows encoded before would write over the constant."""
         values = list(values) if len(values) else [0]
         if self.collecting:
             buf = self.consts[kind]
             st = Storage(kind, len(buf), len(values), freeable=False)
             buf.extend(values)
             return st
-        st = self.alloc(kind, len(values))
-        st.freeable = False
+        st = Storage(kind, self.top[kind], len(values), freeable=False)
+        self.top[kind] += len(values)
         self.late[kind].append((st.off, values))
         return st
 
@@ -333,14 +341,22 @@ class Encoder:
         return st
 
     def encode_body(self, body: Program, bindings):
-        """Rows for a loop body or branch whose inputs name the runs ``bindings``."""
-        for v, st in zip(body.in_vars, bindings):
-            self.loc[v] = st      # not counted: never released from inside the body
+        """Rows for a loop body or branch whose inputs name the runs ``bindings``.
+        The body holds them while it is encoded: an input is never released
+        (nor written over, :meth:`can_overwrite`) from inside the body, even
+        where an alias of it dies there (a loop's own runs, a scanned row or
+        the counter, are named by no other value)."""
         for v in body.const_vars:
             raise UnsupportedError("the vm backend expects closed bodies")
+        bindings = list(zip(body.in_vars, bindings))
+        for v, st in bindings:
+            self.loc[v] = st
+            st.live += 1
         saved = self.dying_now
         self.encode_program(body, top=False)
         self.dying_now = saved
+        for _, st in bindings:   # handed back; their owners release them
+            st.live -= 1
 
     def write_outputs(self, atoms, targets, sizes):
         """Copy ``atoms`` into the runs ``targets``; a source that is also a

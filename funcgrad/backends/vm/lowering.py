@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ...core.ir import Literal
 from ...primitives.bitwise import shift_left_p, shift_right_logical_p
 from ...primitives.control import fori_loop_p, scan_p, switch_p, while_loop_p
 from ...primitives.elementwise import (abs_p, acos_p, add_p, and_p, asin_p, atan2_p, atan_p, ceil_p,
@@ -491,7 +492,7 @@ def _scan(enc, eqn):
     carries = _carries(enc, eqn, inits, eqn.outputs[:ncar])
     ys = [enc.new(v) for v in eqn.outputs[ncar:]]
     step, row = enc.temp("I", 1), enc.temp("I", 1)
-    length_st = enc.constant("I", [length])
+    length_st = enc.literal(Literal(np.int64(length)))
     enc.copy(step, enc.literal_zero("I"), 1)
     top = enc.label()
     exit_jump = enc.emit(m.JUMP_IF_GE, a=step.off, b=length_st.off)
@@ -527,7 +528,8 @@ def _switch(enc, eqn):
     for k, branch in enumerate(branches):
         skip = None
         if k < len(branches) - 1:
-            enc.emit(m.COMPARE_I, sub=m.C_EQ, d=hit.off, a=k_st.off, b=enc.constant("I", [k]).off, n=1)
+            k_lit = enc.literal(Literal(np.int64(k)))
+            enc.emit(m.COMPARE_I, sub=m.C_EQ, d=hit.off, a=k_st.off, b=k_lit.off, n=1)
             skip = enc.emit(m.JUMP_IF_FALSE, a=hit.off)
         enc.encode_body(branch, [enc.at(o) for o in operands])
         enc.write_outputs(branch.out_atoms, outs, sizes)
