@@ -92,6 +92,8 @@ class Plan:
                       max(1, int(bucket_bytes) // dt.itemsize))
         self.packed = [i for i, lf in enumerate(leaves)
                        if not any(b.leaf == i for b in self.buckets)]   # leaves copied before sending
+        self._copy_all = self._runs(range(len(leaves)))
+        self._copy_packed = self._runs(self.packed)
         text = repr((str(self.treedef), [(lf.path, lf.shape, lf.dtype.str) for lf in leaves],
                      self.nranks, int(bucket_bytes)))
         self.signature = hashlib.blake2b(text.encode(), digest_size=16).digest()
@@ -147,13 +149,28 @@ class Plan:
             last = self._last_results = [np.empty(g.size, g.dtype) for g in self.groups]
         return list(last)
 
+    def _runs(self, indices):
+        """Leaves that lie one after another in a group's buffer, as
+        ``(group, start, end, [leaf indices])``: each run is one copy."""
+        runs = []
+        for i in indices:
+            lf = self.leaves[i]
+            if runs and runs[-1][0] == lf.group and runs[-1][2] == lf.offset:
+                g, start, _, members = runs[-1]
+                runs[-1] = (g, start, lf.offset + lf.size, members + [i])
+            else:
+                runs.append((lf.group, lf.offset, lf.offset + lf.size, [i]))
+        return runs
+
     def pack(self, arrays, only_packed: bool = False) -> list[np.ndarray]:
         """New flat buffers holding the leaves (with ``only_packed``, just the
         leaves of shared buckets); the caller's arrays are only read."""
         flats = self.empty()
-        for i in (self.packed if only_packed else range(len(self.leaves))):
-            lf = self.leaves[i]
-            flats[lf.group][lf.offset:lf.offset + lf.size].reshape(lf.shape)[...] = arrays[i]
+        for g, start, end, members in (self._copy_packed if only_packed else self._copy_all):
+            if len(members) == 1:
+                flats[g][start:end] = arrays[members[0]].reshape(-1)
+            else:
+                np.concatenate([arrays[i].reshape(-1) for i in members], out=flats[g][start:end])
         return flats
 
     def send_view(self, flats, arrays, b: Bucket) -> np.ndarray:

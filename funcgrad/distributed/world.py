@@ -70,12 +70,13 @@ class World:
                         f"for the other ranks (FUNCGRAD_DIST_TIMEOUT); a rank has died, hangs, or "
                         f"called the collectives in a different order")
                 # MPI moves data only while it is polled, so keep polling (as MPI's own blocking
-                # calls do), yielding the core to other processes after 2 ms, and sleeping
-                # between polls only once a wait has lasted a second (a rank still computing)
+                # calls do), yielding the core between polls after 20 us (a rank that shares
+                # the core may be the one we wait for; MPICH yields after 1,000 polls), and
+                # sleeping between polls once a wait has lasted a second (a rank still computing)
                 waited = now - start
                 if waited > 1.0:
                     time.sleep(1e-4)
-                elif waited > 2e-3:
+                elif waited > 2e-5:
                     os.sched_yield()
         except MPI.Exception as exc:
             raise DistributedError(f"distributed.{what}: rank {self.rank} of {self.size}: MPI error "
