@@ -29,8 +29,17 @@ def pytest_configure(config):
                                        "of their own); skipped on the CUDA backend, which returns DeviceArrays")
 
 
+# The longest files first (minutes each: notebooks executed cold, the CUDA suite on the simulator,
+# finite differences of every primitive, MPI launches), so that `-n 2 --dist loadfile` starts them
+# on both workers at once instead of leaving one of them to run at the end while the other idles.
+_LONG_FIRST = ["test_notebooks.py", "test_cuda_suite.py", "test_vjp_fd.py", "test_distributed.py",
+               "test_train_digits.py", "test_cuda_conformance.py", "test_conformance.py"]
+
+
 def pytest_collection_modifyitems(config, items):
     import pytest
+    rank = {name: i for i, name in enumerate(_LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))   # stable: the rest keep their order
     if funcgrad.config.default_backend != "cuda":
         return
     skip = pytest.mark.skip(reason="the CUDA backend returns DeviceArrays (as JAX returns device arrays), "

@@ -4,6 +4,7 @@ writes what it computed to ``<out>/rank<r>.npz``.
     mpiexec -n 4 python tests/mpi_worker.py collectives OUT
     mpiexec -n 4 python tests/mpi_worker.py train OUT --steps 20 [--save-at K CKPT | --resume CKPT]
     mpiexec -n 2 python tests/mpi_worker.py dead OUT | mismatch OUT
+    python tests/mpi_worker.py reference OUT --ranks 4 --steps 20     (one process)
 """
 from __future__ import annotations
 
@@ -131,6 +132,18 @@ def train(out, steps, save_at=None, ckpt=None, resume=None):
          opt=np.concatenate([np.ravel(v).astype(np.float64) for v in fg.tree.leaves(state.opt_state)]))
 
 
+def reference(out, n, steps):
+    """What ``n`` ranks compute in ``train``, in this one process (no MPI):
+    ``DataParallelStep.reference``, in the same environment as the ranks."""
+    data = digits()
+    key = fg.random.key(1)
+    step = make_step()
+    state = step.tx.init_state(initial_params())
+    for s in range(steps):
+        state, _ = step.reference(state, [local_batch(data, r, n, s, key) for r in range(n)])
+    np.savez(os.path.join(out, "reference.npz"), **{f"p{k}": v for k, v in flat(state.params).items()})
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("mode")
@@ -138,7 +151,10 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--save-at", nargs=2)
     p.add_argument("--resume")
+    p.add_argument("--ranks", type=int, default=1)
     a = p.parse_args(argv)
+    if a.mode == "reference":
+        return reference(a.out, a.ranks, a.steps)
     dist.init()
     if a.mode == "collectives":
         collectives(a.out)

@@ -28,9 +28,16 @@ if not MPIEXEC:
     pytest.skip("no mpiexec (pip install -e '.[mpi]')", allow_module_level=True)
 
 
+def worker_env(dist_timeout=60):
+    """The ranks' environment (and the reference's): one thread for Numba
+    and BLAS, since a thread count can change a product's summation order."""
+    return dict(os.environ, FUNCGRAD_DIST_TIMEOUT=str(dist_timeout), NUMBA_NUM_THREADS="1",
+                OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", FUNCGRAD_BLAS_THREADS="1",
+                PYTHONPATH=str(WORKER.parent))
+
+
 def launch(n, *args, tmp, timeout=240, dist_timeout=60, flags=(), check=True):
-    env = dict(os.environ, FUNCGRAD_DIST_TIMEOUT=str(dist_timeout), NUMBA_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONPATH=str(WORKER.parent))
+    env = worker_env(dist_timeout)
     out = tmp / f"n{n}-{'-'.join(a for a in args if '/' not in a)}"
     out.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run([str(MPIEXEC), *flags, "-n", str(n), sys.executable, str(WORKER), args[0], str(out),
@@ -111,14 +118,12 @@ def _params(res):
     return {k: v for k, v in res.items() if k.startswith("p")}
 
 
-def _reference_training(n, steps):
-    data = W.digits()
-    key = fg.random.key(1)
-    step = W.make_step()
-    state = step.tx.init_state(W.initial_params())
-    for s in range(steps):
-        state, _ = step.reference(state, [W.local_batch(data, r, n, s, key) for r in range(n)])
-    return {f"p{k}": v for k, v in W.flat(state.params).items()}
+def _reference_training(n, steps, tmp):
+    """The single-process reference, run like a rank (its own process and
+    environment: this pytest process runs the interpreter backend)."""
+    subprocess.run([sys.executable, str(WORKER), "reference", str(tmp), "--ranks", str(n), "--steps", str(steps)],
+                   env=worker_env(), check=True, timeout=240)
+    return dict(np.load(tmp / "reference.npz"))
 
 
 @pytest.mark.parametrize("n", [2, 4])
@@ -127,7 +132,7 @@ def test_training_is_bit_identical_to_the_reference(n, tmp_path):
     for res in ranks[1:]:
         for k in _params(ranks[0]):
             assert np.array_equal(res[k], ranks[0][k]), f"rank params differ at {k}"
-    ref = _reference_training(n, 20)
+    ref = _reference_training(n, 20, tmp_path)
     for k, v in ref.items():
         assert ranks[0][k].dtype == np.float32
         assert np.array_equal(ranks[0][k], v), f"{n} processes differ from the reference at {k}"

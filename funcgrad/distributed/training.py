@@ -24,9 +24,10 @@ compute/communication split that bounds what an overlap could save.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
-from .. import optim
+from .. import config, optim
 from ..api import value_and_grad
 from ..jit import jit
 from .buckets import DEFAULT_BUCKET_BYTES
@@ -54,15 +55,31 @@ class DataParallelStep:
         """The optimizer state of rank 0's ``params``, on every rank."""
         return self.tx.init_state(broadcast(params, bucket_bytes=self.bucket_bytes))
 
+    @staticmethod
+    @contextlib.contextmanager
+    def _compiled():
+        """Run compiled code from the first call. In the default async mode a
+        program's first calls run on the interpreter or the vm while Numba
+        compiles, and their roundings differ from the compiled program's:
+        ranks (or launches) whose compilers finish at different times would
+        then hold different bits."""
+        mode, config.compile_mode = config.compile_mode, "sync"
+        try:
+            yield
+        finally:
+            config.compile_mode = mode
+
     def _grads(self, state, batch):
         t0 = time.perf_counter()
-        loss, grads = self._value_and_grad(state.params, *batch)
+        with self._compiled():
+            loss, grads = self._value_and_grad(state.params, *batch)
         self.compute_s += time.perf_counter() - t0
         return loss, grads
 
     def _update(self, state, grads):
         t0 = time.perf_counter()
-        state = self._apply(state, grads)
+        with self._compiled():
+            state = self._apply(state, grads)
         self.compute_s += time.perf_counter() - t0
         return state
 
