@@ -100,7 +100,7 @@ def part_steps(comm, steps):
     from funcgrad import distributed as dist
     from funcgrad import nn, optim
 
-    rank, size = comm.Get_rank(), comm.Get_size()
+    rank = comm.Get_rank()
     rng = np.random.default_rng(rank)
     cases = {
         "digits 64-128-64-10, Adam, 32/rank": (
