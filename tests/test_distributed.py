@@ -28,7 +28,7 @@ if not MPIEXEC:
     pytest.skip("no mpiexec (pip install -e '.[mpi]')", allow_module_level=True)
 
 
-def worker_env(dist_timeout=60):
+def worker_env(dist_timeout=180):
     """The ranks' environment (and the reference's): one thread for Numba
     and BLAS, since a thread count can change a product's summation order."""
     return dict(os.environ, FUNCGRAD_DIST_TIMEOUT=str(dist_timeout), NUMBA_NUM_THREADS="1",
@@ -36,7 +36,7 @@ def worker_env(dist_timeout=60):
                 PYTHONPATH=str(WORKER.parent))
 
 
-def launch(n, *args, tmp, timeout=240, dist_timeout=60, flags=(), check=True):
+def launch(n, *args, tmp, timeout=600, dist_timeout=180, flags=(), check=True):
     env = worker_env(dist_timeout)
     out = tmp / f"n{n}-{'-'.join(a for a in args if '/' not in a)}"
     out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +122,7 @@ def _reference_training(n, steps, tmp):
     """The single-process reference, run like a rank (its own process and
     environment: this pytest process runs the interpreter backend)."""
     subprocess.run([sys.executable, str(WORKER), "reference", str(tmp), "--ranks", str(n), "--steps", str(steps)],
-                   env=worker_env(), check=True, timeout=240)
+                   env=worker_env(), check=True, timeout=600)
     return dict(np.load(tmp / "reference.npz"))
 
 
@@ -246,9 +246,9 @@ EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
      "2 processes x 1000 examples"),
 ])
 def test_examples_run_under_mpiexec(script, args, expect):
-    env = dict(os.environ, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", FUNCGRAD_DIST_TIMEOUT="120")
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", FUNCGRAD_DIST_TIMEOUT="180")
     proc = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(EXAMPLES / script), *args], env=env,
-                          capture_output=True, text=True, timeout=400)
+                          capture_output=True, text=True, timeout=600)
     # two epochs are too few for the accuracy the full digits run promises, and it says so
     too_short = script == "train_digits.py" and "below the 95% this example promises" in proc.stderr
     assert proc.returncode == 0 or too_short, proc.stderr
