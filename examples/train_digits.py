@@ -56,6 +56,13 @@ def loss_fn(params, x, y):
     return nn.cross_entropy(nn.mlp_apply(params, x), y)
 
 
+@fg.jit
+def evaluate(params, x, y):
+    """Loss and accuracy of ``params`` on ``(x, y)``, compiled."""
+    logits = nn.mlp_apply(params, x)
+    return nn.cross_entropy(logits, y), fnp.mean(fnp.argmax(logits, axis=-1) == y)
+
+
 def make_trainer(tx: optim.GradientTransformation, batch_size: int):
     """The compiled epoch and evaluation functions."""
 
@@ -70,11 +77,6 @@ def make_trainer(tx: optim.GradientTransformation, batch_size: int):
     def train_epoch(state, key, x, y):
         batches = data.shuffled_batches(key, (x, y), batch_size)   # (steps, B, ...) each
         return fg.scan(train_step, state, batches)                 # new state, loss of every step
-
-    @fg.jit
-    def evaluate(params, x, y):
-        logits = nn.mlp_apply(params, x)
-        return nn.cross_entropy(logits, y), fnp.mean(fnp.argmax(logits, axis=-1) == y)
 
     return train_step, train_epoch, evaluate
 
@@ -171,7 +173,6 @@ def main_distributed(epochs: int = 40, batch_size: int = 32, lr: float = 1e-3, h
     key, init_key = fg.random.split(key)
     step = dist.DataParallelStep(loss_fn, optim.adam(lr))
     state = step.init(nn.mlp_init(init_key, [x_train.shape[1], *hidden, 10], dtype=np.float32))
-    _, _, evaluate = make_trainer(optim.adam(lr), batch_size)
     history = []
     start = time.perf_counter()
     for epoch in range(epochs):
